@@ -1,0 +1,87 @@
+# Tổng đài 1022, nhánh 7: one entry point for people and CI.
+# Two Python environments (see docs/architecture.md): .venv-rasa (Python 3.10, Rasa's old pins)
+# and .venv (Python 3.11, voice gateway + `bot` CLI). Rasa runs as its own process.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RASA_VENV := .venv-rasa
+GW_VENV   := .venv
+BOT       := $(GW_VENV)/bin/bot
+PYTEST    := $(GW_VENV)/bin/python -m pytest
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS := ignore
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help install install-system install-rasa install-gateway validate build train run chat test test-fast bench lock-rasa lock-gateway clean
+
+help:
+	@echo "make install   set up system packages and both Python environments"
+	@echo "make run       start Rasa + action server and a typed conversation (embedded defaults)"
+	@echo "make test      run all tests (trains the model first if needed)"
+	@echo "make validate  check the editors' FAQ YAML in data/faq/"
+	@echo "make train     validate, build and train; a running bot picks the new model up"
+	@echo "make bench     accuracy, latency, training time, load time, memory -> docs/benchmarks.md"
+
+install: install-system install-rasa install-gateway
+	@echo "Installed. Activate the CLI with: source $(GW_VENV)/bin/activate   (or run $(BOT))"
+
+install-system:
+	@scripts/install-system.sh
+
+install-rasa: $(RASA_VENV)/.installed
+$(RASA_VENV)/.installed: requirements/rasa.lock scripts/find-python.sh
+	@py=$$(scripts/find-python.sh 3.10) || exit 1; \
+	  echo "Rasa environment: $$py -> $(RASA_VENV)"; \
+	  rm -rf $(RASA_VENV) && $$py -m venv $(RASA_VENV) && \
+	  $(RASA_VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements/rasa.lock 2>&1 | grep -v '^WARNING: Location' ; \
+	  $(RASA_VENV)/bin/python -c "import rasa, rasa_sdk" && touch $@
+
+install-gateway: $(GW_VENV)/.installed
+$(GW_VENV)/.installed: requirements/gateway.lock pyproject.toml scripts/find-python.sh
+	@py=$$(scripts/find-python.sh 3.11) || exit 1; \
+	  echo "Gateway environment: $$py -> $(GW_VENV)"; \
+	  rm -rf $(GW_VENV) && $$py -m venv $(GW_VENV) && \
+	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements/gateway.lock 2>&1 | grep -v '^WARNING: Location' ; \
+	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v '^WARNING: Location' ; \
+	  $(BOT) --help >/dev/null && touch $@
+
+validate:
+	@$(BOT) validate
+
+build:
+	@$(BOT) build
+
+train:
+	@$(BOT) train
+
+models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml
+	@$(BOT) train
+
+run: models/.trained
+	@$(BOT) chat
+
+chat: run
+
+test: models/.trained
+	@$(PYTEST) -q tests
+
+test-fast:
+	@$(PYTEST) -q -m "not slow" tests
+
+bench: models/.trained
+	@$(GW_VENV)/bin/python -m bench.run
+
+lock-rasa:
+	@tmp=$$(mktemp -d) && py=$$(scripts/find-python.sh 3.10) && $$py -m venv $$tmp && \
+	  $$tmp/bin/pip install -q -r requirements/rasa.in && \
+	  { echo "# Exact pins of the Rasa environment (Python 3.10). Generated from rasa.in by pip freeze."; $$tmp/bin/pip freeze; } > requirements/rasa.lock
+
+lock-gateway:
+	@tmp=$$(mktemp -d) && py=$$(scripts/find-python.sh 3.11) && $$py -m venv $$tmp && \
+	  $$tmp/bin/pip install -q -r requirements/gateway.in && \
+	  { echo "# Exact pins of the gateway/CLI environment (Python 3.11). Generated from gateway.in by pip freeze."; $$tmp/bin/pip freeze; } > requirements/gateway.lock
+
+clean:
+	rm -rf build .pytest_cache models/*.tar.gz models/.trained

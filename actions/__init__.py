@@ -1,0 +1,1 @@
+"""Rasa-side code (runs in .venv-rasa): custom actions, the brain input channel, the tracker store."""

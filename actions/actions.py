@@ -1,0 +1,190 @@
+"""Custom actions: the answer gate, transfers with their reason, repeat, rephrase-once.
+
+Every turn dispatches what to say plus one decision in the first message's `custom`:
+{"action": "answer" | "transfer" | "dialog" | "end", "faq_id", "branch", "reason", "recent",
+ "intent", "confidence"}. What is said is always a response of the domain (built from
+data/faq/) named here and rendered by the Rasa server; the actions never hold text.
+The domain is not sent to this server (selective domain, for latency); the few facts the
+actions need travel as slots with initial values (see bot/content/build.py).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.config import DialogueSettings, load_settings
+from bot.content.model import BRANCH_WORDS
+
+RECENT_TURNS = 3  # caller sentences handed to the human with a transfer
+UNVERIFIED_BRANCH = 5  # unverified policy questions belong to labour & social affairs
+
+Say = Tuple[Text, Optional[int]]  # (response name, branch to fill {branch}/{branch_name} with)
+Events = List[Dict[Text, Any]]
+
+
+@functools.lru_cache(maxsize=1)
+def dialogue_settings() -> DialogueSettings:
+    """Read once per action-server process (BOT_SETTINGS / settings.yml)."""
+    return load_settings().dialogue
+
+
+def recent_caller_sentences(tracker: Tracker) -> List[Text]:
+    said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return said[-RECENT_TURNS:]
+
+
+def decide(dispatcher: CollectingDispatcher, tracker: Tracker, say: List[Say], action: Text, *,
+           faq_id: Optional[Text] = None, branch: Optional[int] = None, reason: Text = "",
+           recent: Optional[List[Text]] = None) -> None:
+    """Say the responses in order; the first message carries the turn's decision."""
+    intent = tracker.latest_message.get("intent") or {}
+    decision = {"action": action, "faq_id": faq_id, "branch": branch, "reason": reason,
+                "intent": intent.get("name"), "confidence": intent.get("confidence")}
+    if recent is not None:
+        decision["recent"] = recent
+    names = tracker.get_slot("branch_names") or {}
+    for i, (response, fill_branch) in enumerate(say):
+        fill = {}
+        if fill_branch is not None:
+            fill = {"branch": BRANCH_WORDS.get(fill_branch, str(fill_branch)),
+                    "branch_name": names.get(str(fill_branch), "")}
+        dispatcher.utter_message(response=response, json_message=decision if i == 0 else {"action": None}, **fill)
+
+
+def transfer(dispatcher: CollectingDispatcher, tracker: Tracker, say: Say, branch: int,
+             reason: Text, faq_id: Optional[Text] = None) -> Events:
+    decide(dispatcher, tracker, [say], "transfer", faq_id=faq_id, branch=branch, reason=reason,
+           recent=recent_caller_sentences(tracker))
+    return [SlotSet("misses", 0.0), SlotSet("offer", None)]
+
+
+def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Text) -> Events:
+    """Ask to rephrase once; the next miss in a row goes to a person."""
+    misses = int(tracker.get_slot("misses") or 0) + 1
+    settings = dialogue_settings()
+    if misses >= settings.max_misses:
+        branch = settings.human_branch
+        return transfer(dispatcher, tracker, ("utter_prompt_not_understood_transfer", branch), branch,
+                        f"not_understood:{reason}")
+    decide(dispatcher, tracker, [("utter_prompt_rephrase", None)], "dialog", reason=f"rephrase:{reason}")
+    return [SlotSet("misses", float(misses))]
+
+
+def intent_name(tracker: Tracker) -> Text:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+class ActionAnswerFaq(Action):
+    """The answer gate: only a confident choice of a verified entry is read out."""
+
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+        chosen = selector.get("response") or {}
+        key = chosen.get("intent_response_key") or ""
+        faq_id = key.split("/", 1)[-1] if key else ""
+        if not faq_id or float(chosen.get("confidence") or 0.0) < dialogue_settings().answer_threshold:
+            return not_understood(dispatcher, tracker, "low_answer_confidence")
+        if faq_id in (tracker.get_slot("unverified_faqs") or []):
+            return transfer(dispatcher, tracker, ("utter_prompt_unverified_transfer", UNVERIFIED_BRANCH),
+                            UNVERIFIED_BRANCH, f"unverified_answer:{faq_id}", faq_id)
+        decide(dispatcher, tracker, [(f"utter_faq/{faq_id}", None), ("utter_prompt_anything_else", None)],
+               "answer", faq_id=faq_id)
+        return [SlotSet("last_answer", faq_id), SlotSet("misses", 0.0), SlotSet("offer", "anything_else")]
+
+
+class ActionTransfer(Action):
+    """Routing intents: announce and hand over to the intent's branch."""
+
+    def name(self) -> Text:
+        return "action_transfer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        intent = intent_name(tracker)
+        route = (tracker.get_slot("intent_routes") or {}).get(intent, "human")
+        human = dialogue_settings().human_branch
+        branch = int(route.removeprefix("branch_")) if route.startswith("branch_") else human
+        say = ("utter_prompt_human_transfer", branch) if route == "human" else (f"utter_{intent}", None)
+        return transfer(dispatcher, tracker, say, branch, f"intent:{intent}")
+
+
+class ActionUnclear(Action):
+    def name(self) -> Text:
+        return "action_unclear"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        return not_understood(dispatcher, tracker, "low_intent_confidence")
+
+
+class ActionOutOfScope(Action):
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        decide(dispatcher, tracker, [("utter_out_of_scope", None)], "dialog", reason="out_of_scope")
+        return [SlotSet("misses", 0.0), SlotSet("offer", "transfer")]
+
+
+class ActionYesNo(Action):
+    """'vâng' / 'không' mean different things after an answer and after an offer of a person."""
+
+    def name(self) -> Text:
+        return "action_yes_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        yes = intent_name(tracker) == "affirm"
+        offer = tracker.get_slot("offer")
+        if offer == "transfer" and yes:
+            branch = dialogue_settings().human_branch
+            return transfer(dispatcher, tracker, ("utter_prompt_out_of_scope_transfer", branch), branch,
+                            "out_of_scope_accepted")
+        if offer == "anything_else" and not yes:
+            decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason="caller_done")
+            return [SlotSet("offer", None)]
+        if offer == "transfer":  # declined a person: maybe another question
+            decide(dispatcher, tracker, [("utter_prompt_anything_else", None)], "dialog", reason="declined_transfer")
+            return [SlotSet("offer", "anything_else")]
+        say = "utter_prompt_ask_question" if yes else "utter_deny"
+        decide(dispatcher, tracker, [(say, None)], "dialog", reason="affirm" if yes else "deny")
+        return [SlotSet("offer", None)]
+
+
+class ActionRepeat(Action):
+    def name(self) -> Text:
+        return "action_repeat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        faq_id = tracker.get_slot("last_answer")
+        if not faq_id:
+            decide(dispatcher, tracker, [("utter_prompt_nothing_to_repeat", None)], "dialog", reason="nothing_to_repeat")
+            return []
+        decide(dispatcher, tracker, [("utter_repeat", None), (f"utter_faq/{faq_id}", None),
+                                     ("utter_prompt_anything_else", None)], "dialog", faq_id=faq_id, reason="repeat")
+        return [SlotSet("offer", "anything_else")]
+
+
+class ActionSmallTalk(Action):
+    """Greetings and thanks: the editor's response; thanks invites another question."""
+
+    def name(self) -> Text:
+        return "action_small_talk"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        intent = intent_name(tracker) or "greet"
+        decide(dispatcher, tracker, [(f"utter_{intent}", None)], "dialog", reason=intent)
+        return [SlotSet("misses", 0.0), SlotSet("offer", "anything_else" if intent == "thanks" else None)]
+
+
+class ActionGoodbye(Action):
+    def name(self) -> Text:
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason="goodbye")
+        return [SlotSet("offer", None)]

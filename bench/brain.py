@@ -1,0 +1,201 @@
+"""Brain benchmark: accuracy on the held-out split, parse latency, training/load time, memory.
+
+Run by `make bench` (bench/run.py). Results: bench/results/brain.json.
+"""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from bot.brain.client import BrainClient, BrainReply
+from bot.brain.servers import latest_model, start_brain, stop_brain
+from bot.brain.train import run_rasa_train
+from bot.config import Settings
+from bot.content.build import write_rasa_files
+from bot.content.load import load_knowledge_base
+from bot.content.model import KnowledgeBase
+from bot.text import strip_diacritics
+
+BENCH_PORT = 5405
+
+
+@dataclass(frozen=True)
+class Expected:
+    action: str
+    faq_id: str | None
+    branch: int | None
+    intents: tuple[str, ...] = ()  # for dialogue moves: which recognised intents count as right
+
+
+def expected_outcome(label: str, kb: KnowledgeBase, human_branch: int) -> Expected:
+    if label.startswith("faq/"):
+        faq = kb.faq(label.removeprefix("faq/"))
+        assert faq is not None, label
+        return Expected("answer", faq.id, None) if faq.verified else Expected("transfer", faq.id, 5)
+    intent = kb.intent(label)
+    assert intent is not None, label
+    branch = intent.branch(human_branch)
+    if branch is not None:
+        return Expected("transfer", None, branch)
+    if label == "goodbye":
+        return Expected("end", None, None, ("goodbye",))
+    if label == "out_of_scope":
+        return Expected("dialog", None, None, ("out_of_scope", "nlu_fallback"))
+    return Expected("dialog", None, None, (label,))
+
+
+def is_right(reply: BrainReply, want: Expected) -> bool:
+    if reply.action != want.action:
+        return False
+    if want.action in ("answer",) or (want.action == "transfer" and want.faq_id):
+        return reply.faq_id == want.faq_id and reply.branch == want.branch
+    if want.action == "transfer":
+        return reply.branch == want.branch
+    return not want.intents or reply.intent in want.intents
+
+
+def load_split(path: Path, split: str) -> list[dict[str, str]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))[split]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def evaluate(client: BrainClient, items: list[dict[str, str]], kb: KnowledgeBase,
+                   human_branch: int) -> dict[str, Any]:
+    """Each utterance as the first turn of a fresh call, with and without diacritics."""
+    rows = []
+    for item in items:
+        want = expected_outcome(item["label"], kb, human_branch)
+        for variant, text in (("diacritics", item["text"]), ("no_diacritics", strip_diacritics(item["text"]))):
+            reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
+            rows.append({"label": item["label"], "variant": variant, "text": text, "right": is_right(reply, want),
+                         "got": {"action": reply.action, "intent": reply.intent, "faq_id": reply.faq_id,
+                                 "branch": reply.branch}, "latency_ms": reply.latency_ms})
+
+    def share(selected: list[dict[str, Any]]) -> float:
+        return round(sum(r["right"] for r in selected) / len(selected), 4) if selected else 0.0
+
+    oos = [r for r in rows if r["label"] == "out_of_scope"]
+    return {
+        "n": len(rows),
+        "right_action": share(rows),
+        "right_action_diacritics": share([r for r in rows if r["variant"] == "diacritics"]),
+        "right_action_no_diacritics": share([r for r in rows if r["variant"] == "no_diacritics"]),
+        "faq_right": share([r for r in rows if r["label"].startswith("faq/")]),
+        "routing_right": share([r for r in rows if not r["label"].startswith("faq/") and r["label"] != "out_of_scope"]),
+        "out_of_scope_not_answered": round(sum(r["got"]["action"] != "answer" for r in oos) / len(oos), 4) if oos else 0.0,
+        "errors": [r for r in rows if not r["right"]],
+        "latencies_ms": [r["latency_ms"] for r in rows],
+    }
+
+
+async def parse_ranking(url: str, token: str, texts: list[str]) -> list[dict[str, Any]]:
+    """Raw NLU output (before the answer gate) for threshold tuning."""
+    out = []
+    async with aiohttp.ClientSession() as http:
+        for text in texts:
+            async with http.post(f"{url}/model/parse", params={"token": token}, json={"text": text}) as resp:
+                out.append(await resp.json())
+    return out
+
+
+def tune_thresholds(parsed: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """Grid-search the fallback and answer thresholds on the dev split (FAQ vs. not-FAQ decisions)."""
+    best = None
+    for fallback in [x / 100 for x in range(20, 90, 5)]:
+        for answer in [x / 100 for x in range(10, 90, 5)]:
+            right = 0
+            for p, label in zip(parsed, labels):
+                top = (p.get("intent_ranking") or [{}])[0]
+                name, conf = top.get("name"), float(top.get("confidence") or 0)
+                faq = ((p.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+                faq_key, faq_conf = faq.get("intent_response_key"), float(faq.get("confidence") or 0)
+                if conf < fallback:
+                    decided = "unclear"
+                elif name == "faq":
+                    decided = faq_key if faq_conf >= answer else "unclear"
+                else:
+                    decided = name
+                if label == "out_of_scope":
+                    right += decided in ("out_of_scope", "unclear")
+                else:
+                    right += decided == label
+            score = right / len(labels)
+            if best is None or score > best["dev_accuracy"] + 1e-9:
+                best = {"fallback_threshold": fallback, "answer_threshold": answer, "dev_accuracy": round(score, 4)}
+    return best or {}
+
+
+async def measure_training(settings: Settings, kb: KnowledgeBase) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        write_rasa_files(kb, settings.root)
+        started = time.perf_counter()
+        await run_rasa_train(settings, Path(out), Path(out) / "train.log")
+        return time.perf_counter() - started
+
+
+async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
+    kb, _ = load_knowledge_base(settings.path(settings.content.dir))
+    assert kb is not None, "content does not validate"
+    heldout = settings.path("data/eval/heldout.yml")
+    s = settings.replace(rasa={"port": BENCH_PORT, "actions_port": BENCH_PORT + 50})
+    results: dict[str, Any] = {"model": latest_model(s).name}
+    if train:
+        results["training_s"] = round(await measure_training(s, kb), 1)
+    started = time.perf_counter()
+    brain = await start_brain(s)
+    results["cold_start_s"] = round(time.perf_counter() - started, 1)
+    try:
+        server, actions = brain.processes[1], brain.processes[0]
+        results["rss_mb"] = {"rasa_server": round(rss_mb(server.pid), 1), "action_server": round(rss_mb(actions.pid), 1)}
+        async with aiohttp.ClientSession() as http:
+            started = time.perf_counter()
+            async with http.put(f"{brain.url}/model", params={"token": brain.token},
+                                json={"model_file": str(latest_model(s))}) as resp:
+                assert resp.status == 204
+            results["model_swap_s"] = round(time.perf_counter() - started, 2)
+        results["rss_mb"]["rasa_server_after_swap"] = round(rss_mb(server.pid), 1)
+        async with BrainClient(brain.url, brain.token, kb, s.dialogue.human_branch, 10.0) as client:
+            await evaluate(client, load_split(heldout, "dev")[:10], kb, s.dialogue.human_branch)  # warm-up
+            test = await evaluate(client, load_split(heldout, "test"), kb, s.dialogue.human_branch)
+            dev = await evaluate(client, load_split(heldout, "dev"), kb, s.dialogue.human_branch)
+        latencies = test.pop("latencies_ms") + dev.pop("latencies_ms")
+        results["latency_ms"] = {"n": len(latencies), "p50": round(statistics.median(latencies), 1),
+                                 "p95": round(percentile(latencies, 95), 1), "max": round(max(latencies), 1)}
+        results["test"], results["dev"] = test, dev
+        dev_items = load_split(heldout, "dev")
+        texts = [i["text"] for i in dev_items] + [strip_diacritics(i["text"]) for i in dev_items]
+        labels = [i["label"] for i in dev_items] * 2
+        results["thresholds_on_dev"] = tune_thresholds(await parse_ranking(brain.url, brain.token, texts), labels)
+    finally:
+        await stop_brain(brain)
+    return results
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    from bot.config import load_settings
+
+    print(json.dumps(asyncio.run(run(load_settings(), train="--no-train" not in sys.argv)), ensure_ascii=False, indent=1))

@@ -1,0 +1,86 @@
+"""`make bench`: run the benchmarks, save raw results, and write docs/benchmarks.md."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from bench import brain
+from bot.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench/results"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def brain_section(r: dict) -> str:
+    t, d = r["test"], r["dev"]
+    lines = [
+        "## Brain (Rasa NLU + rules + actions)",
+        "",
+        f"Model `{r['model']}`. Held-out split `data/eval/heldout.yml` (never trained on); every utterance",
+        "is asked twice, as written and with diacritics removed, each as the first turn of a new call.",
+        "",
+        "| measure | test | dev | target |",
+        "|---|---|---|---|",
+        f"| right action, overall | {t['right_action']:.1%} (n={t['n']}) | {d['right_action']:.1%} (n={d['n']}) | ≥ 95 % |",
+        f"| right action, with diacritics | {t['right_action_diacritics']:.1%} | {d['right_action_diacritics']:.1%} | |",
+        f"| right action, no diacritics | {t['right_action_no_diacritics']:.1%} | {d['right_action_no_diacritics']:.1%} | ≥ 90 % |",
+        f"| FAQ questions right | {t['faq_right']:.1%} | {d['faq_right']:.1%} | |",
+        f"| dialogue/routing right | {t['routing_right']:.1%} | {d['routing_right']:.1%} | |",
+        f"| out-of-scope not answered | {t['out_of_scope_not_answered']:.1%} | {d['out_of_scope_not_answered']:.1%} | ≥ 90 % |",
+        "",
+        "| cost | value |",
+        "|---|---|",
+        f"| parse latency per turn, BrainClient → brain channel → actions (n={r['latency_ms']['n']}) | "
+        f"p50 {r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms, max {r['latency_ms']['max']} ms |",
+        f"| training time (`rasa train`, full data) | {r.get('training_s', 'not measured')} s |",
+        f"| cold start (both servers until the model answers) | {r['cold_start_s']} s |",
+        f"| model swap on a running server (`PUT /model`) | {r['model_swap_s']} s |",
+        f"| RSS: Rasa server / after a swap / action server | {r['rss_mb']['rasa_server']} / "
+        f"{r['rss_mb']['rasa_server_after_swap']} / {r['rss_mb']['action_server']} MB |",
+        "",
+        f"Thresholds that maximise dev accuracy (grid search, raw NLU): {r['thresholds_on_dev']}.",
+        "",
+        "Wrong test answers (first 25):",
+        "",
+        "| label | variant | text | got |",
+        "|---|---|---|---|",
+    ]
+    for e in t["errors"][:25]:
+        got = e["got"]
+        lines.append(f"| {e['label']} | {e['variant']} | {e['text']} | {got['action']} {got['intent']} "
+                     f"{got['faq_id'] or ''} {got['branch'] or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-train", action="store_true", help="skip the training-time measurement")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    result = asyncio.run(brain.run(settings, train=not args.no_train))
+    result["meta"] = {"date": stamp, "machine": machine(), "commit": commit}
+    (RESULTS / "brain.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    doc = ["# Benchmarks", "", f"Measured {stamp} on {machine()}, commit {commit or 'uncommitted'}.",
+           "Raw results: `bench/results/*.json`. Re-run with `make bench`.", "", brain_section(result)]
+    (ROOT / "docs/benchmarks.md").write_text("\n".join(doc), encoding="utf-8")
+    print((ROOT / "docs/benchmarks.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

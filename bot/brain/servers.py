@@ -1,0 +1,168 @@
+"""Start and stop the Rasa server and the action server as child processes on localhost.
+
+Rasa lives in its own environment (.venv-rasa, Python 3.10); we only ever talk to it over HTTP.
+Their logs go to var/log/ so the caller's terminal stays quiet.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import secrets
+import signal
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp
+
+from bot.config import Settings
+
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONWARNINGS": "ignore",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
+
+
+class BrainStartError(RuntimeError):
+    """Rasa or the action server did not come up; the message says where to look."""
+
+
+@dataclass
+class RunningBrain:
+    url: str
+    token: str
+    processes: list[asyncio.subprocess.Process]
+    owned: bool  # False: we found a server already running and must not stop it
+
+
+def rasa_bin(settings: Settings, name: str) -> Path:
+    return settings.path(".venv-rasa/bin") / name
+
+
+def latest_model(settings: Settings) -> Path | None:
+    models = sorted(settings.path(settings.rasa.model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """Endpoints for the Rasa server, from settings (so ports are configured in one place)."""
+    run_dir = settings.path("var/run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f"endpoints-{settings.rasa.port}.yml"
+    r = settings.rasa
+    path.write_text(
+        "# Written by bot/brain/servers.py from settings.yml at each start.\n"
+        f"action_endpoint:\n  url: \"http://{r.actions_host}:{r.actions_port}/webhook\"\n"
+        "  enable_selective_domain: true\n"
+        "tracker_store:\n  type: actions.tracker_store.ProcessTrackerStore\n  max_idle_s: 3600\n",
+        encoding="utf-8")
+    return path
+
+
+def _child_env(settings: Settings, token: str) -> dict[str, str]:
+    env = {**os.environ, **QUIET_ENV}
+    env["PYTHONPATH"] = str(settings.root) + os.pathsep + env.get("PYTHONPATH", "")
+    env["BRANCH7_BRAIN_TOKEN"] = token
+    env["SANIC_HOST"] = settings.rasa.actions_host  # rasa_sdk binds 0.0.0.0 unless told
+    env.setdefault("BOT_SETTINGS", str(settings.root / "settings.yml"))
+    # The action server must decide with the same dialogue settings as this process.
+    for key, value in dataclasses.asdict(settings.dialogue).items():
+        env[f"BOT_DIALOGUE_{key.upper()}"] = str(value)
+    return env
+
+
+async def brain_health(url: str, timeout_s: float = 1.0) -> dict | None:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+            async with http.get(f"{url}/webhooks/brain/") as resp:
+                return await resp.json() if resp.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        return None
+
+
+def token_file(settings: Settings) -> Path:
+    return settings.path(f"var/run/brain-{settings.rasa.port}.token")
+
+
+async def start_brain(settings: Settings) -> RunningBrain:
+    """Start both servers (or reuse ones already answering) and wait until a model is loaded."""
+    url = settings.rasa.url
+    if await brain_health(url):
+        tf = token_file(settings)
+        token = settings.rasa.auth_token or (tf.read_text().strip() if tf.exists() else "")
+        return RunningBrain(url, token, [], owned=False)
+    model = latest_model(settings)
+    if model is None:
+        raise BrainStartError("no trained model in models/; run `make train` first")
+    if not rasa_bin(settings, "rasa").exists():
+        raise BrainStartError("the Rasa environment .venv-rasa is missing; run `make install`")
+    token = settings.rasa.auth_token or secrets.token_hex(24)
+    tf = token_file(settings)
+    tf.parent.mkdir(parents=True, exist_ok=True)
+    tf.write_text(token)
+    tf.chmod(0o600)
+    log_dir = settings.path("var/log")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = _child_env(settings, token)
+    r = settings.rasa
+    actions_log = open(log_dir / f"actions-{r.actions_port}.log", "ab")
+    rasa_log = open(log_dir / f"rasa-{r.port}.log", "ab")
+    actions = await asyncio.create_subprocess_exec(
+        str(rasa_bin(settings, "python")), "-m", "rasa_sdk", "--actions", "actions.actions",
+        "-p", str(r.actions_port), "--quiet",
+        cwd=settings.root, env=env, stdout=actions_log, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True)
+    server = await asyncio.create_subprocess_exec(
+        str(rasa_bin(settings, "rasa")), "run", "--enable-api", f"--auth-token={token}",
+        "-i", r.host, "-p", str(r.port), "--model", str(settings.path(r.model_dir)),
+        "--endpoints", str(write_endpoints(settings)), "--credentials", str(settings.root / "credentials.yml"),
+        "--quiet",
+        cwd=settings.root, env=env, stdout=rasa_log, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True)
+    actions_log.close()  # the children hold their own descriptors
+    rasa_log.close()
+    brain = RunningBrain(url, token, [actions, server], owned=True)
+    deadline = asyncio.get_running_loop().time() + r.startup_timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        health = await brain_health(url)
+        if health and health.get("status") == "ok":
+            return brain
+        if server.returncode is not None or actions.returncode is not None:
+            break
+        await asyncio.sleep(0.5)
+    exited = server.returncode is not None or actions.returncode is not None
+    await stop_brain(brain)
+    what = "exited" if exited else f"did not answer within {r.startup_timeout_s:.0f} s"
+    raise BrainStartError(f"Rasa {what}; see {rasa_log.name} and {actions_log.name}")
+
+
+async def stop_brain(brain: RunningBrain, grace_s: float = 10.0) -> None:
+    if not brain.owned:
+        return
+    for proc in brain.processes:
+        if proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for proc in brain.processes:
+        try:
+            await asyncio.wait_for(proc.wait(), grace_s)
+        except asyncio.TimeoutError:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+
+
+@asynccontextmanager
+async def running_brain(settings: Settings) -> AsyncIterator[RunningBrain]:
+    brain = await start_brain(settings)
+    try:
+        yield brain
+    finally:
+        await stop_brain(brain)
+

@@ -1,0 +1,102 @@
+"""Editors' change -> live model: validate, build, train, then hot-swap a running server.
+
+The order is the safety: nothing is generated unless the content validates, a model is only
+added to models/ by a successful `rasa train`, and a running server keeps its old model unless
+the new one loaded. Conversations in progress keep their state (actions/tracker_store.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.brain.servers import QUIET_ENV, brain_health, latest_model, rasa_bin, token_file
+from bot.config import Settings
+from bot.content.build import write_rasa_files
+from bot.content.load import load_knowledge_base
+from bot.content.model import Problem
+
+KEEP_MODELS = 3
+
+
+class TrainError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainResult:
+    model: Path | None
+    problems: list[Problem]
+    seconds: float = 0.0
+    reloaded: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
+
+
+def rasa_train_command(settings: Settings, out_dir: Path, nlu_files: list[Path] | None = None) -> list[str]:
+    data = [str(p) for p in nlu_files] if nlu_files else [str(settings.root / "data/nlu")]
+    return [str(rasa_bin(settings, "rasa")), "train", "--config", str(settings.root / "config.yml"),
+            "--domain", str(settings.root / "domain"), "--data", *data, str(settings.root / "rules.yml"),
+            "--out", str(out_dir), "--quiet"]
+
+
+async def run_rasa_train(settings: Settings, out_dir: Path, log_path: Path,
+                         nlu_files: list[Path] | None = None) -> Path:
+    """Run `rasa train` in the Rasa environment; return the new model or raise TrainError."""
+    before = set(out_dir.glob("*.tar.gz"))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(settings.root)}
+    with open(log_path, "ab") as log:
+        proc = await asyncio.create_subprocess_exec(
+            *rasa_train_command(settings, out_dir, nlu_files), cwd=settings.root, env=env,
+            stdout=log, stderr=asyncio.subprocess.STDOUT)
+        code = await proc.wait()
+    new = sorted(set(out_dir.glob("*.tar.gz")) - before, key=lambda p: p.stat().st_mtime)
+    if code != 0 or not new:
+        raise TrainError(f"rasa train failed (exit {code}); see {log_path}")
+    return new[-1]
+
+
+async def reload_running_server(settings: Settings, model: Path) -> bool:
+    """Ask a running Rasa server to swap to `model`. False if no server is running."""
+    if not await brain_health(settings.rasa.url):
+        return False
+    tf = token_file(settings)
+    token = settings.rasa.auth_token or (tf.read_text().strip() if tf.exists() else "")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+        async with http.put(f"{settings.rasa.url}/model", params={"token": token},
+                            json={"model_file": str(model)}) as resp:
+            if resp.status != 204:
+                raise TrainError(f"the running server refused the new model (HTTP {resp.status}); "
+                                 "it keeps serving the previous one")
+    return True
+
+
+def prune_models(model_dir: Path, keep: int = KEEP_MODELS) -> None:
+    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    for old in models[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+async def train(settings: Settings) -> TrainResult:
+    started = time.perf_counter()
+    kb, problems = load_knowledge_base(settings.path(settings.content.dir))
+    if kb is None:
+        return TrainResult(None, problems)
+    write_rasa_files(kb, settings.root)
+    model_dir = settings.path(settings.rasa.model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model = await run_rasa_train(settings, model_dir, settings.path("var/log/train.log"))
+    prune_models(model_dir)
+    (model_dir / ".trained").write_text(model.name + "\n")
+    reloaded = await reload_running_server(settings, model)
+    return TrainResult(model, problems, time.perf_counter() - started, reloaded)
+
+
+__all__ = ["TrainError", "TrainResult", "train", "latest_model", "run_rasa_train"]

@@ -1,0 +1,131 @@
+"""The one configuration object: `settings.yml` plus `BOT_<SECTION>_<KEY>` environment overrides.
+
+Loaded once by the entry point and passed down; nothing reads configuration on its own.
+Standard library + PyYAML only, because the Rasa environment (actions) loads it too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """The settings file or an override is invalid."""
+
+
+@dataclass(frozen=True)
+class RasaSettings:
+    host: str = "127.0.0.1"
+    port: int = 5005
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    auth_token: str = ""
+    timeout_s: float = 3.0
+    startup_timeout_s: float = 180.0
+    model_dir: str = "models"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    human_branch: int = 5
+    answer_threshold: float = 0.35
+    max_misses: int = 2
+
+
+@dataclass(frozen=True)
+class ContentSettings:
+    dir: str = "data/faq"
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    keep_transcripts: bool = False
+    records_dir: str = "var/records"
+
+
+@dataclass(frozen=True)
+class Settings:
+    rasa: RasaSettings = field(default_factory=RasaSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    root: Path = ROOT
+
+    def path(self, relative: str) -> Path:
+        """Resolve a configured path against the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    def replace(self, **sections: Mapping[str, Any]) -> "Settings":
+        """A copy with some keys of some sections changed, e.g. replace(rasa={"port": 5006})."""
+        changed = {
+            name: dataclasses.replace(getattr(self, name), **values) for name, values in sections.items()
+        }
+        return dataclasses.replace(self, **changed)
+
+
+def _coerce(value: Any, target: type, where: str) -> Any:
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    try:
+        return target(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: expected {target.__name__}, got {value!r}") from exc
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `path` (default: BOT_SETTINGS or ./settings.yml), then the environment."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get("BOT_SETTINGS") or ROOT / "settings.yml")
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections")
+    sections: dict[str, Any] = {}
+    for section in fields(Settings):
+        if section.name == "root":
+            continue
+        cls = section.default_factory  # type: ignore[misc]
+        given = raw.pop(section.name, None) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"{path}: section '{section.name}' must be a mapping")
+        values: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        for key, value in given.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown key '{section.name}.{key}'")
+            values[key] = value
+        for key in known:
+            env_key = f"BOT_{section.name}_{key}".upper()
+            if env_key in environ:
+                values[key] = environ[env_key]
+        for key, value in values.items():
+            values[key] = _coerce(value, _TYPES[str(known[key].type)], f"{section.name}.{key}")
+        sections[section.name] = cls(**values)
+    if raw:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(raw)}")
+    return Settings(**sections, root=path.resolve().parent if path.exists() else ROOT)

@@ -1,0 +1,342 @@
+"""Load the editors' YAML into a KnowledgeBase, collecting every problem with its file and line.
+
+A problem never raises: editors get the whole list at once. `KnowledgeBase` is returned only
+when there is no error, so a broken file can never reach a build.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bot.content.lined_yaml import LineDict, YamlSyntaxError, line_of, load_lined
+from bot.content.model import FaqEntry, Intent, KnowledgeBase, Problem, Source, Validity
+from bot.text import comparable, nfc, sentences, strip_diacritics, syllables
+
+MAX_SENTENCE_SYLLABLES = 70
+MAX_SENTENCES = 4
+MIN_EXAMPLES = 5
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+FAQ_KEYS = {"id", "category", "question", "examples", "answer", "source", "verified",
+            "verification_note", "validity"}
+FAQ_REQUIRED = ("id", "category", "question", "examples", "answer", "source", "verified")
+INTENT_KEYS = {"id", "type", "route", "examples", "response", "action"}
+INTENT_REQUIRED = ("id", "type", "route", "examples", "response")
+META_KEYS = {"version", "language", "policy_period", "validity", "categories", "branches", "human"}
+
+# What the dialogue (domain.yml, rules.yml, actions/) relies on: these must exist.
+REQUIRED_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny", "repeat", "request_human",
+                    "emergency", "covid_testing_quarantine", "symptoms_advice", "report_violation",
+                    "social_security_complaint", "need_food_supplies", "out_of_scope")
+REQUIRED_PROMPTS = ("greeting", "anything_else", "ask_question", "rephrase", "not_understood_transfer",
+                    "unverified_transfer", "human_transfer", "keypad_transfer", "out_of_scope_transfer",
+                    "nothing_to_repeat", "empty_input", "no_input_goodbye", "max_call_length",
+                    "system_error", "transfer_failed")
+PLACEHOLDERS = {"{branch}", "{branch_name}"}
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, file: Path, line: int, message: str) -> None:
+        self.problems.append(Problem(file, line, message))
+
+    def warn(self, file: Path, line: int, message: str) -> None:
+        self.problems.append(Problem(file, line, message, "warning"))
+
+
+def _spoken_text_problems(text: str, what: str, allow_placeholders: bool = False) -> list[str]:
+    """Problems of a text that TTS will read aloud."""
+    found = []
+    if re.search(r"\d", text):
+        found.append(f"{what} contains digits; write numbers as words (TTS reads digits badly)")
+    parts = sentences(text)
+    if len(parts) > MAX_SENTENCES:
+        found.append(f"{what} has {len(parts)} sentences; at most {MAX_SENTENCES} are easy to follow by ear")
+    for sentence in parts:
+        n = syllables(re.sub(r"\{\w+\}", "x", sentence))
+        if n > MAX_SENTENCE_SYLLABLES:
+            found.append(f"{what} has a sentence of {n} syllables (limit {MAX_SENTENCE_SYLLABLES}): "
+                         f"'{sentence[:40]}…'; split it")
+    unknown = set(re.findall(r"\{[^}]*\}", text)) - (PLACEHOLDERS if allow_placeholders else set())
+    if unknown:
+        found.append(f"{what} has unknown placeholder(s) {sorted(unknown)}")
+    return found
+
+
+def _load(path: Path, out: _Collector) -> Any:
+    try:
+        data = load_lined(path)
+    except YamlSyntaxError as exc:
+        out.error(exc.file, exc.line, exc.message)
+        return None
+    except OSError as exc:
+        out.error(path, 0, f"cannot read: {exc.strerror}")
+        return None
+    _report_duplicate_keys(data, path, out)
+    return data
+
+
+def _report_duplicate_keys(node: Any, path: Path, out: _Collector) -> None:
+    if isinstance(node, LineDict):
+        for key, line in node.duplicate_keys:
+            out.error(path, line, f"key '{key}' appears twice in the same entry; the first would be lost")
+        for value in node.values():
+            _report_duplicate_keys(value, path, out)
+    elif isinstance(node, list):
+        for item in node:
+            _report_duplicate_keys(item, path, out)
+
+
+def _text(entry: LineDict, key: str, path: Path, out: _Collector, what: str) -> str:
+    value = entry.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        out.error(path, entry.key_lines.get(key, entry.line), f"{what}: '{key}' must be text")
+        return ""
+    return nfc(value).strip()
+
+
+def _examples(entry: LineDict, path: Path, out: _Collector, what: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    raw = entry.get("examples")
+    if not isinstance(raw, list) or not raw:
+        out.error(path, entry.key_lines.get("examples", entry.line), f"{what}: 'examples' must be a non-empty list")
+        return (), ()
+    result, lines = [], []
+    for item in raw:
+        if not isinstance(item, str) or not item.strip():
+            out.error(path, line_of(item, entry.line), f"{what}: an example is empty or not text")
+            continue
+        result.append(nfc(item).strip())
+        lines.append(line_of(item, entry.line))
+    if len(result) < MIN_EXAMPLES:
+        out.warn(path, line_of(raw, entry.line), f"{what}: only {len(result)} examples; "
+                 f"{MIN_EXAMPLES} or more help the bot recognise callers' wordings")
+    return tuple(result), tuple(lines)
+
+
+def _check_keys(entry: LineDict, allowed: set[str], required: Iterable[str], path: Path,
+                out: _Collector, what: str) -> bool:
+    for key in entry:
+        if key not in allowed:
+            out.error(path, entry.key_lines.get(str(key), entry.line),
+                      f"{what}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+    missing = [k for k in required if entry.get(k) in (None, "", [])]
+    for key in missing:
+        out.error(path, entry.line, f"{what}: missing '{key}'")
+    return not missing
+
+
+def _date(value: Any, path: Path, line: int, out: _Collector, what: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        out.error(path, line, f"{what}: '{value}' is not a date (write YYYY-MM-DD)")
+        return None
+
+
+def _validity(raw: Any, path: Path, line: int, out: _Collector, what: str,
+              default: Validity = Validity()) -> Validity:
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        out.error(path, line, f"{what}: 'validity' must have 'from' and/or 'until'")
+        return default
+    for key in raw:
+        if key not in ("from", "until"):
+            out.error(path, line, f"{what}: unknown key 'validity.{key}' (allowed: from, until)")
+    start = _date(raw.get("from"), path, line, out, what)
+    until = _date(raw.get("until"), path, line, out, what)
+    if start and until and until < start:
+        out.error(path, line, f"{what}: validity ends before it starts")
+    return Validity(start, until)
+
+
+def _load_meta(path: Path, out: _Collector) -> tuple[str, dict[str, str], dict[int, str], Validity]:
+    data = _load(path, out)
+    if data is None:
+        return "", {}, {}, Validity()
+    if not isinstance(data, LineDict):
+        out.error(path, 1, "expected keys version, categories, branches")
+        return "", {}, {}, Validity()
+    _check_keys(data, META_KEYS, ("categories", "branches"), path, out, "meta")
+    categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
+    branches: dict[int, str] = {}
+    for key, name in (data.get("branches") or {}).items():
+        if not isinstance(key, int) or not 1 <= key <= 9:
+            out.error(path, data.get("branches").key_lines.get(str(key), 0), f"branch '{key}' must be a keypad digit 1-9")
+            continue
+        for message in _spoken_text_problems(str(name), f"branch {key} name"):
+            out.error(path, data.get("branches").key_lines.get(str(key), 0), message)
+        branches[key] = str(name)
+    validity = _validity(data.get("validity"), path, data.key_lines.get("validity", 1), out, "meta")
+    return str(data.get("version", "")), categories, branches, validity
+
+
+def _load_prompts(path: Path, out: _Collector) -> dict[str, str]:
+    data = _load(path, out)
+    if data is None:
+        return {}
+    prompts = data.get("prompts") if isinstance(data, dict) else None
+    if not isinstance(prompts, LineDict):
+        out.error(path, 1, "expected a 'prompts:' mapping of name: text")
+        return {}
+    result = {}
+    for name, text in prompts.items():
+        line = prompts.key_lines.get(str(name), prompts.line)
+        if not isinstance(text, str) or not text.strip():
+            out.error(path, line, f"prompt '{name}' is empty")
+            continue
+        for message in _spoken_text_problems(text, f"prompt '{name}'", allow_placeholders=True):
+            out.error(path, line, message)
+        result[str(name)] = nfc(text).strip()
+    for name in REQUIRED_PROMPTS:
+        if name not in result and name not in prompts:
+            out.error(path, prompts.line, f"prompt '{name}' is missing (the dialogue uses it)")
+    return result
+
+
+def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list[Intent]:
+    data = _load(path, out)
+    if data is None:
+        return []
+    items = data.get("intents") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        out.error(path, 1, "expected an 'intents:' list")
+        return []
+    intents = []
+    for entry in items:
+        if not isinstance(entry, LineDict):
+            out.error(path, line_of(entry, items.line), "each intent must be a mapping with id, type, route, examples, response")
+            continue
+        what = f"intent '{entry.get('id', '?')}'"
+        ok = _check_keys(entry, INTENT_KEYS, INTENT_REQUIRED, path, out, what)
+        kind = entry.get("type")
+        if kind not in ("dialog", "routing"):
+            out.error(path, entry.key_lines.get("type", entry.line), f"{what}: type must be dialog or routing")
+        route = str(entry.get("route", ""))
+        if route not in ("none", "human") and not (route.startswith("branch_") and route[7:].isdigit()):
+            out.error(path, entry.key_lines.get("route", entry.line), f"{what}: route must be none, human or branch_N")
+        elif route.startswith("branch_") and int(route[7:]) not in branches:
+            out.error(path, entry.key_lines.get("route", entry.line), f"{what}: unknown branch '{route}' (meta.yml lists {sorted(branches)})")
+        response = _text(entry, "response", path, out, what)
+        for message in _spoken_text_problems(response, f"{what} response"):
+            out.error(path, entry.key_lines.get("response", entry.line), message)
+        examples, example_lines = _examples(entry, path, out, what)
+        if ok:
+            intents.append(Intent(str(entry["id"]), str(kind), route, examples, response, path, entry.line,
+                                  example_lines))
+    return intents
+
+
+def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validity,
+               out: _Collector) -> list[FaqEntry]:
+    data = _load(path, out)
+    if data is None:
+        return []
+    items = data.get("faqs") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        out.error(path, 1, "expected a 'faqs:' list")
+        return []
+    if isinstance(data, LineDict):
+        for key in data:
+            if key != "faqs":
+                out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (only 'faqs')")
+    faqs = []
+    for entry in items:
+        if not isinstance(entry, LineDict):
+            out.error(path, line_of(entry, items.line), "each FAQ entry must be a mapping (id, category, question, ...)")
+            continue
+        what = f"FAQ '{entry.get('id', '?')}'"
+        ok = _check_keys(entry, FAQ_KEYS, FAQ_REQUIRED, path, out, what)
+        category = str(entry.get("category", ""))
+        if category and category not in categories:
+            out.error(path, entry.key_lines.get("category", entry.line),
+                      f"{what}: unknown category '{category}' (meta.yml lists: {', '.join(categories)})")
+        answer = _text(entry, "answer", path, out, what)
+        for message in _spoken_text_problems(answer, f"{what} answer"):
+            out.error(path, entry.key_lines.get("answer", entry.line), message)
+        source = entry.get("source")
+        document = source.get("document") if isinstance(source, dict) else None
+        if not isinstance(document, str) or not document.strip():
+            out.error(path, entry.key_lines.get("source", entry.line), f"{what}: missing source document (answers must cite their source)")
+        urls = source.get("urls") if isinstance(source, dict) else None
+        if urls is not None and (not isinstance(urls, list) or not all(isinstance(u, str) for u in urls)):
+            out.error(path, entry.key_lines.get("source", entry.line), f"{what}: source urls must be a list of links")
+            urls = []
+        verified = entry.get("verified")
+        if not isinstance(verified, bool):
+            out.error(path, entry.key_lines.get("verified", entry.line), f"{what}: verified must be true or false")
+        validity = _validity(entry.get("validity"), path, entry.key_lines.get("validity", entry.line), out, what, default_validity)
+        examples, example_lines = _examples(entry, path, out, what)
+        if ok and isinstance(verified, bool) and isinstance(document, str):
+            faqs.append(FaqEntry(
+                id=str(entry["id"]), category=category, question=_text(entry, "question", path, out, what),
+                examples=examples, answer=answer, source=Source(nfc(document).strip(), tuple(urls or ())),
+                verified=verified, validity=validity,
+                verification_note=_text(entry, "verification_note", path, out, what),
+                file=path, line=entry.line, example_lines=example_lines))
+    return faqs
+
+
+def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: _Collector, today: dt.date) -> None:
+    seen_ids: dict[str, tuple[Path, int]] = {}
+    for item in [*faqs, *intents]:
+        if not ID_PATTERN.match(item.id):
+            out.error(item.file, item.line, f"id '{item.id}' must be lowercase letters, digits and _ (no spaces or accents)")
+        if item.id in seen_ids:
+            first = seen_ids[item.id]
+            out.error(item.file, item.line, f"duplicate id '{item.id}' (first at {first[0]}:{first[1]})")
+        else:
+            seen_ids[item.id] = (item.file, item.line)
+    owners: dict[str, tuple[str, Path, int]] = {}
+    for item in [*faqs, *intents]:
+        for example, line in zip(item.examples, item.example_lines):
+            for key, how in ((comparable(example), "the same example"),
+                             (comparable(strip_diacritics(example)), "the same example without diacritics")):
+                owner = owners.get(key)
+                if owner is None:
+                    owners[key] = (item.id, item.file, line)
+                elif owner[0] != item.id:
+                    out.error(item.file, line, f"'{item.id}': {how} '{example}' is also under '{owner[0]}' "
+                              f"({owner[1]}:{owner[2]}); the bot cannot learn which one is meant — keep it in one place")
+                    break
+    required = set(REQUIRED_INTENTS)
+    for intent in intents:
+        required.discard(intent.id)
+    for missing in sorted(required):
+        out.error(intents[0].file if intents else Path("intents.yml"), 1, f"intent '{missing}' is missing (the dialogue uses it)")
+    for faq in faqs:
+        if faq.validity.until and faq.validity.until < today:
+            out.warn(faq.file, faq.line, f"FAQ '{faq.id}': validity ended {faq.validity.until.isoformat()}; "
+                     "the answer is about a past policy")
+
+
+def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Load data/faq/ (meta.yml, prompts.yml, intents.yml, entries/*.yml)."""
+    out = _Collector()
+    meta_path, prompts_path, intents_path = (content_dir / n for n in ("meta.yml", "prompts.yml", "intents.yml"))
+    version, categories, branches, default_validity = _load_meta(meta_path, out)
+    prompts = _load_prompts(prompts_path, out)
+    intents = _load_intents(intents_path, branches, out)
+    entry_files = sorted((content_dir / "entries").glob("*.yml"))
+    if not entry_files:
+        out.error(content_dir / "entries", 0, "no FAQ files (entries/*.yml)")
+    faqs: list[FaqEntry] = []
+    for path in entry_files:
+        faqs += _load_faqs(path, categories, default_validity, out)
+    _cross_checks(faqs, intents, out, today or dt.date.today())
+    if any(p.severity == "error" for p in out.problems):
+        return None, out.problems
+    kb = KnowledgeBase(version, categories, branches, tuple(faqs), tuple(intents), prompts,
+                       (meta_path, prompts_path, intents_path, *entry_files))
+    return kb, out.problems

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages the project needs: espeak-ng (default TTS voice), libsndfile1 (soundfile),
+# sox (audio checks in benchmarks). Installs only what is missing.
+set -eu
+need=()
+for p in espeak-ng libsndfile1 sox; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && { echo "System packages: all present"; exit 0; }
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Please install with your package manager: ${need[*]}" >&2; exit 1
+fi
+echo "System packages: installing ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,47 @@
+import yaml
+
+from bot.content.build import domain_yaml, nlu_faq_yaml, nlu_intents_yaml, write_rasa_files
+from bot.content.load import load_knowledge_base
+from tests.conftest import ROOT
+
+
+def kb():
+    loaded, problems = load_knowledge_base(ROOT / "data/faq")
+    assert loaded is not None, problems
+    return loaded
+
+
+def test_every_faq_becomes_a_retrieval_intent_with_diacritic_free_copies():
+    knowledge = kb()
+    nlu = yaml.safe_load(nlu_faq_yaml(knowledge))["nlu"]
+    by_intent = {block["intent"]: block["examples"] for block in nlu}
+    assert set(by_intent) == {f"faq/{f.id}" for f in knowledge.faqs}
+    examples = by_intent["faq/ldtd_muc_ho_tro"]
+    assert "- lao động tự do được hỗ trợ bao nhiêu tiền" in examples
+    assert "- lao dong tu do duoc ho tro bao nhieu tien" in examples
+
+
+def test_intents_are_generated_with_their_examples():
+    nlu = yaml.safe_load(nlu_intents_yaml(kb()))["nlu"]
+    names = [block["intent"] for block in nlu]
+    assert "emergency" in names and "out_of_scope" in names
+    emergency = next(b for b in nlu if b["intent"] == "emergency")["examples"]
+    assert "- cap cuu" in emergency  # diacritic-free copy of "cấp cứu"
+
+
+def test_domain_responses_carry_the_verified_flag():
+    knowledge = kb()
+    responses = yaml.safe_load(domain_yaml(knowledge))["responses"]
+    for faq in knowledge.faqs:
+        variant = responses[f"utter_faq/{faq.id}"][0]
+        assert variant["text"] == faq.answer
+        assert variant["metadata"]["verified"] is faq.verified
+    assert "utter_prompt_rephrase" in responses and "utter_emergency" in responses
+
+
+def test_write_rasa_files(tmp_path):
+    paths = write_rasa_files(kb(), tmp_path)
+    assert {p.relative_to(tmp_path).as_posix() for p in paths} == {
+        "data/nlu/generated_faq.yml", "data/nlu/generated_intents.yml", "domain/generated.yml"}
+    for path in paths:
+        assert yaml.safe_load(path.read_text(encoding="utf-8"))
