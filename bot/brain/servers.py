@@ -68,6 +68,7 @@ def _child_env(settings: Settings, token: str) -> dict[str, str]:
     env = {**os.environ, **QUIET_ENV}
     env["PYTHONPATH"] = str(settings.root) + os.pathsep + env.get("PYTHONPATH", "")
     env["BRANCH7_BRAIN_TOKEN"] = token
+    env["BRANCH7_ENDPOINTS"] = str(write_endpoints(settings))
     env["SANIC_HOST"] = settings.rasa.actions_host  # rasa_sdk binds 0.0.0.0 unless told
     env.setdefault("BOT_SETTINGS", str(settings.root / "settings.yml"))
     # The action server must decide with the same dialogue settings as this process.

@@ -69,11 +69,12 @@ async def reload_running_server(settings: Settings, model: Path) -> bool:
         return False
     tf = token_file(settings)
     token = settings.rasa.auth_token or (tf.read_text().strip() if tf.exists() else "")
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-        async with http.put(f"{settings.rasa.url}/model", params={"token": token},
-                            json={"model_file": str(model)}) as resp:
-            if resp.status != 204:
-                raise TrainError(f"the running server refused the new model (HTTP {resp.status}); "
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300), headers=headers) as http:
+        async with http.post(f"{settings.rasa.url}/webhooks/brain/model", json={"model_file": str(model)}) as resp:
+            if resp.status != 200:
+                detail = (await resp.json(content_type=None) or {}).get("error", "")
+                raise TrainError(f"the running server refused the new model (HTTP {resp.status}: {detail}); "
                                  "it keeps serving the previous one")
     return True
 

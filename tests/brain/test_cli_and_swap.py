@@ -1,6 +1,7 @@
 """The `bot` CLI on a real brain, and model changes while conversations are in progress."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ import subprocess
 import pytest
 
 from bot.brain.servers import latest_model
-from bot.brain.train import reload_running_server, train
+from bot.brain.client import BrainClient
+from bot.brain.train import TrainError, reload_running_server, train
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -52,6 +54,33 @@ async def test_model_swap_keeps_conversations(live_brain, brain, conversation):
     again = await brain.turn(conversation, "chị nói lại được không")
     # "Repeat" needs the conversation's memory of the last answer: it survived the new model.
     assert (again.reason, again.faq_id) == ("repeat", answer.faq_id)
+
+
+async def test_calls_are_answered_during_a_swap(live_brain):
+    settings, running = live_brain
+    from bot.content.load import load_knowledge_base
+
+    kb, _ = load_knowledge_base(ROOT / "data/faq")
+    # The gateway's own timeout: a turn slower than this would transfer the caller.
+    async with BrainClient(running.url, running.token, kb, 5, settings.rasa.timeout_s) as client:
+        swap = asyncio.create_task(reload_running_server(settings, latest_model(settings)))
+        replies = []
+        while not swap.done():
+            replies.append(await client.turn(f"swap-{len(replies)}", "hộ nghèo được hỗ trợ bao nhiêu tiền"))
+            await asyncio.sleep(0.1)
+        assert await swap
+    assert len(replies) >= 5, "the swap finished too fast to test anything"
+    assert [r.reason for r in replies if r.action != "answer"] == []
+
+
+async def test_a_corrupt_model_is_refused_and_the_old_one_keeps_serving(live_brain, brain, conversation, tmp_path):
+    settings, _ = live_brain
+    bad = tmp_path / "broken.tar.gz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(TrainError, match="keeps serving the previous one"):
+        await reload_running_server(settings, bad)
+    reply = await brain.turn(conversation, "hộ nghèo được hỗ trợ bao nhiêu tiền")
+    assert reply.action == "answer"
 
 
 async def test_broken_yaml_leaves_the_previous_model_in_service(live_brain, brain, conversation, content_copy):

@@ -1,0 +1,359 @@
+"""CallPolicy: one call's turn-taking rules as a pure state machine.
+
+Fed events stamped with the time (seconds, any origin), it returns the actions to perform. It
+never sleeps, reads a clock or does I/O: the gateway sends `Tick`s and the policy compares
+times, so tests drive a whole call with made-up times.
+
+Phases: idle → speaking ⇄ listening → thinking → speaking … → done. A `Say` that ends the call
+(transfer or goodbye announcement) carries the follow-up (`Transfer` / `Hangup`), which is
+emitted when its playback finishes. After a `Transfer` or `Hangup` every event is ignored.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.content.model import BRANCH_WORDS
+from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
+from bot.dialog.emergency import EMERGENCY_PHRASES, EmergencyDetector
+from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
+                               EngineFailed, Event, PlaybackFinished, Tick)
+
+PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
+
+EMERGENCY_BRANCH = 1
+# Said while the call goes to 115; the gateway may pass the editors' `emergency` intent response.
+DEFAULT_EMERGENCY_TEXT = "Đây là trường hợp khẩn cấp, tôi chuyển ngay anh chị sang nhánh một, cấp cứu một một năm."
+KEYPAD_BRANCHES = frozenset("123456")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    human_branch: int = 5
+    no_input_timeout_s: float = 8.0
+    max_reprompts: int = 2
+    max_call_s: float = 600.0
+    # The brain counts not-understood turns (rephrase once, then a person); kept here so one
+    # settings value can feed both. The policy itself counts only silence.
+    max_misses: int = 2
+    recent_turns: int = 3  # caller sentences handed over with a transfer
+    # A Say whose PlaybackFinished never comes (a lost event, a dead player) counts as finished
+    # after this long, so a call can never hang in silence.
+    playback_timeout_s: float = 90.0
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    outcome: str  # answered | transferred | hangup | abandoned | in_progress
+    branch: int | None
+    reason: str
+    turns: int
+    recent: list[str]
+    answers: list[str]  # FAQ ids read out, in order
+    reprompts: int
+    duration_s: float
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    SPEAKING = "speaking"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    DONE = "done"
+
+
+@dataclass
+class _Speech:
+    """The utterance being played and what happens when it ends (None: the caller's turn)."""
+
+    say: Say
+    started: float
+    then: Transfer | Hangup | None = None
+
+
+@dataclass
+class _Ended:
+    how: str  # transfer | hangup | caller_hung_up
+    reason: str
+    branch: int | None = None
+    t: float = 0.0
+
+
+@dataclass
+class _State:
+    phase: Phase = Phase.IDLE
+    started: float = 0.0
+    speech: _Speech | None = None
+    listen_since: float = 0.0
+    caller_speaking: bool = False  # voice heard, transcript not yet in: the silence clock waits
+    silences: int = 0  # no-input in a row
+    reprompts: int = 0
+    turns: int = 0
+    heard: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    last_said: Say | None = None  # what '9' repeats
+    next_id: int = 0
+    now: float = 0.0  # time of the latest event
+    ended: _Ended | None = None
+
+
+class CallPolicy:
+    def __init__(self, prompts: PromptSource, config: PolicyConfig = PolicyConfig(), *,
+                 emergency_text: str = DEFAULT_EMERGENCY_TEXT,
+                 emergency_phrases: Sequence[str] = EMERGENCY_PHRASES) -> None:
+        self._prompts = prompts
+        self.config = config
+        self._emergency_text = emergency_text
+        self._emergency = EmergencyDetector(emergency_phrases)
+        self._s = _State()
+
+    @property
+    def phase(self) -> Phase:
+        return self._s.phase
+
+    # ── entry point ────────────────────────────────────────────────────────────────────────
+    def handle(self, event: Event) -> list[Action]:
+        s = self._s
+        if s.phase is Phase.DONE:
+            return []
+        s.now = max(s.now, event.t)
+        if isinstance(event, CallStarted):
+            return self._start(event.t) if s.phase is Phase.IDLE else []
+        if s.phase is Phase.IDLE:
+            return []  # nothing happens before the call is answered
+        if isinstance(event, CallerHungUp):
+            self._end("caller_hung_up", "caller_hung_up", None, event.t)
+            return []
+        if isinstance(event, EngineFailed):
+            return self._engine_failed(event)
+        if isinstance(event, CallerSaid):
+            return self._caller_said(event)
+        if isinstance(event, BrainDecided):
+            return self._brain_decided(event)
+        if isinstance(event, Dtmf):
+            return self._dtmf(event)
+        if isinstance(event, PlaybackFinished):
+            return self._playback_finished(event)
+        if isinstance(event, BargeIn):
+            return self._barge_in(event)
+        if isinstance(event, Tick):
+            return self._tick(event.t)
+        raise TypeError(f"not a call event: {event!r}")
+
+    def summary(self) -> CallSummary:
+        s = self._s
+        ended = s.ended
+        if ended is None:
+            outcome = "in_progress"
+        elif ended.how == "transfer":
+            outcome = "transferred"
+        elif s.answers:
+            outcome = "answered"
+        else:
+            outcome = "hangup" if ended.how == "hangup" else "abandoned"
+        end_t = ended.t if ended else s.now
+        return CallSummary(outcome=outcome, branch=ended.branch if ended else None,
+                           reason=ended.reason if ended else "", turns=s.turns, recent=self._recent(),
+                           answers=list(s.answers), reprompts=s.reprompts,
+                           duration_s=max(0.0, end_t - s.started))
+
+    # ── event handlers ─────────────────────────────────────────────────────────────────────
+    def _start(self, t: float) -> list[Action]:
+        self._s.started = t
+        say = self._say(t, self._prompt("greeting"), prompt="greeting")
+        self._s.last_said = say
+        return [say]
+
+    def _caller_said(self, e: CallerSaid) -> list[Action]:
+        s = self._s
+        text = " ".join(e.text.split())
+        if text:
+            s.turns += 1
+            s.heard.append(text)
+            if self._emergency.find(text):
+                return self._emergency_transfer(e.t)
+        s.caller_speaking = False
+        if s.phase is Phase.THINKING:
+            return []  # the brain is deciding on the previous sentence; this one stays in `recent`
+        if s.phase is Phase.SPEAKING:
+            if not s.speech or not s.speech.say.interruptible or not text:
+                return []  # words over a closing announcement, or noise: the announcement goes on
+            stop: list[Action] = [StopSpeaking()]
+            s.speech = None
+        else:
+            stop = []
+        if self._over_time(e.t):
+            return stop + self._max_call(e.t)
+        if not text:
+            return stop + self._no_input(e.t)
+        s.silences = 0
+        s.phase = Phase.THINKING
+        return stop + [AskBrain(text)]
+
+    def _brain_decided(self, e: BrainDecided) -> list[Action]:
+        s = self._s
+        if s.phase is not Phase.THINKING:
+            return []  # overtaken (keypad, timeout, …): too late to matter
+        d: Decision = e.reply
+        reply = (d.reply or "").strip()
+        if d.action == "transfer":
+            branch = d.branch if d.branch is not None else self.config.human_branch
+            text = reply or self._prompt("human_transfer", branch)
+            return [self._say(e.t, text, interruptible=False, faq_id=d.faq_id,
+                              then=Transfer(branch, d.reason or "brain", list(d.recent) or self._recent()))]
+        if d.action == "end":
+            if not reply:
+                return [self._end_now(Hangup("goodbye"), e.t)]
+            return [self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))]
+        # answer | dialog (and anything unknown, which is safest treated as talk)
+        if d.action == "answer" and d.faq_id:
+            s.answers.append(d.faq_id)
+        if not reply:
+            return self._listen(e.t)
+        say = self._say(e.t, reply, faq_id=d.faq_id)
+        s.last_said = say
+        return [say]
+
+    def _dtmf(self, e: Dtmf) -> list[Action]:
+        s = self._s
+        digit = e.digit.strip()
+        speech = s.speech if s.phase is Phase.SPEAKING else None
+        if speech and not speech.say.interruptible:
+            return []  # the call is already being closed
+        stop: list[Action] = [StopSpeaking()] if speech else []
+        if digit == "0":
+            s.silences = 0
+            branch = self.config.human_branch
+            return stop + [self._say(e.t, self._prompt("human_transfer", branch), interruptible=False,
+                                     prompt="human_transfer", then=Transfer(branch, "keypad", self._recent()))]
+        if digit in KEYPAD_BRANCHES:
+            s.silences = 0
+            branch = int(digit)
+            return stop + [self._say(e.t, self._prompt("keypad_transfer", branch), interruptible=False,
+                                     prompt="keypad_transfer", then=Transfer(branch, "keypad", self._recent()))]
+        if digit == "9" and s.phase is not Phase.THINKING and s.last_said is not None:
+            s.silences = 0
+            last = s.last_said
+            say = self._say(e.t, last.text, prompt=last.prompt, faq_id=last.faq_id)
+            s.last_said = say
+            return stop + [say]
+        return []  # other keys mean nothing here
+
+    def _playback_finished(self, e: PlaybackFinished) -> list[Action]:
+        s = self._s
+        if s.phase is not Phase.SPEAKING or s.speech is None or s.speech.say.utterance_id != e.utterance_id:
+            return []  # a stopped or older utterance
+        return self._finish_speech(e.t)
+
+    def _barge_in(self, e: BargeIn) -> list[Action]:
+        s = self._s
+        if s.phase is Phase.LISTENING:
+            s.caller_speaking = True
+            return []
+        if s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible:
+            s.speech = None
+            s.phase = Phase.LISTENING
+            s.listen_since = e.t
+            s.caller_speaking = True
+            return [StopSpeaking(), Listen()]
+        return []
+
+    def _tick(self, t: float) -> list[Action]:
+        s = self._s
+        if s.phase is Phase.SPEAKING and s.speech and t - s.speech.started >= self.config.playback_timeout_s:
+            return self._finish_speech(t)
+        if s.phase in (Phase.LISTENING, Phase.THINKING) and self._over_time(t):
+            return self._max_call(t)
+        if (s.phase is Phase.LISTENING and not s.caller_speaking
+                and t - s.listen_since >= self.config.no_input_timeout_s):
+            return self._no_input(t)
+        return []
+
+    def _engine_failed(self, e: EngineFailed) -> list[Action]:
+        s = self._s
+        speech = s.speech if s.phase is Phase.SPEAKING else None
+        if speech and speech.then is not None:
+            # Already closing (maybe announcing this very failure) and something broke: close now.
+            return [StopSpeaking(), self._end_now(speech.then, e.t)]
+        stop: list[Action] = [StopSpeaking()] if speech else []
+        branch = self.config.human_branch
+        return stop + [self._say(e.t, self._prompt("system_error", branch), interruptible=False,
+                                 prompt="system_error",
+                                 then=Transfer(branch, f"engine_failed:{e.what}", self._recent()))]
+
+    # ── rules ──────────────────────────────────────────────────────────────────────────────
+    def _emergency_transfer(self, t: float) -> list[Action]:
+        s = self._s
+        stop: list[Action] = [StopSpeaking()] if s.phase is Phase.SPEAKING else []
+        say = self._say(t, self._emergency_text, interruptible=False, prompt="emergency")
+        # The caller hears the announcement while the transfer is already under way.
+        return stop + [say, self._end_now(Transfer(EMERGENCY_BRANCH, "emergency", self._recent()), t)]
+
+    def _no_input(self, t: float) -> list[Action]:
+        s = self._s
+        s.silences += 1
+        if s.silences > self.config.max_reprompts:
+            return [self._say(t, self._prompt("no_input_goodbye"), interruptible=False,
+                              prompt="no_input_goodbye", then=Hangup("no_input"))]
+        s.reprompts += 1
+        return [self._say(t, self._prompt("empty_input"), prompt="empty_input")]
+
+    def _max_call(self, t: float) -> list[Action]:
+        branch = self.config.human_branch
+        return [self._say(t, self._prompt("max_call_length", branch), interruptible=False,
+                          prompt="max_call_length", then=Transfer(branch, "max_call_length", self._recent()))]
+
+    # ── helpers ────────────────────────────────────────────────────────────────────────────
+    def _finish_speech(self, t: float) -> list[Action]:
+        speech = self._s.speech
+        self._s.speech = None
+        if speech is not None and speech.then is not None:
+            return [self._end_now(speech.then, t)]
+        return self._listen(t)
+
+    def _listen(self, t: float) -> list[Action]:
+        """Give the caller the floor, unless the call has gone on too long."""
+        if self._over_time(t):
+            return self._max_call(t)
+        s = self._s
+        s.phase = Phase.LISTENING
+        s.listen_since = t
+        s.caller_speaking = False
+        return [Listen()]
+
+    def _say(self, t: float, text: str, *, interruptible: bool = True, prompt: str | None = None,
+             faq_id: str | None = None, then: Transfer | Hangup | None = None) -> Say:
+        s = self._s
+        s.next_id += 1
+        say = Say(text, f"u{s.next_id}", interruptible, prompt, faq_id)
+        s.phase = Phase.SPEAKING
+        s.speech = _Speech(say, t, then)
+        return say
+
+    def _end_now(self, action: Transfer | Hangup, t: float) -> Transfer | Hangup:
+        if isinstance(action, Transfer):
+            self._end("transfer", action.reason, action.branch, t)
+        else:
+            self._end("hangup", action.reason, None, t)
+        return action
+
+    def _end(self, how: str, reason: str, branch: int | None, t: float) -> None:
+        s = self._s
+        s.phase = Phase.DONE
+        s.speech = None
+        s.ended = _Ended(how, reason, branch, t)
+
+    def _over_time(self, t: float) -> bool:
+        return t - self._s.started >= self.config.max_call_s
+
+    def _recent(self) -> list[str]:
+        return self._s.heard[-self.config.recent_turns:]
+
+    def _prompt(self, name: str, branch: int | None = None) -> str:
+        if callable(self._prompts):
+            return self._prompts(name, branch)
+        text = self._prompts[name]
+        if branch is not None:
+            text = text.replace("{branch}", BRANCH_WORDS.get(branch, str(branch)))
+        return text

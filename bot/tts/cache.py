@@ -1,0 +1,168 @@
+"""The prompt cache: speech rendered ahead of time, so a call rarely waits for synthesis.
+
+A file per sentence, `<sha256(voice_key, rate, text)>.wav` (8 kHz mono int16 by default), so
+every reply the brain joins from known texts (an answer plus "anything else?") is found sentence
+by sentence. A recorded prompt (see recordings.py) wins over synthesis for the sentences it says.
+Changing the text or the voice changes the key: old files are simply never read again.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import ROOT
+from bot.tts.audio import read_wav, to_mono_int16, write_wav_atomic
+from bot.tts.base import TtsEngine
+from bot.tts.recordings import RecordedPrompts, Recording, recording_status
+from bot.tts.texts import canonical, split_sentences
+
+__all__ = ["DEFAULT_DIR", "PromptCache", "RenderStats", "Segment", "recording_status"]
+
+DEFAULT_DIR = ROOT / "var/prompts"
+TELEPHONE_RATE = 8000
+
+Progress = Callable[[int, int, str], None]  # (done, total, text just finished)
+
+
+def cache_key(voice_key: str, sample_rate: int, text: str) -> str:
+    return hashlib.sha256(f"{voice_key}\n{sample_rate}\n{canonical(text)}".encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a reply and where its audio comes from: recording | whole | sentence (cached or not)."""
+
+    text: str
+    source: str
+    path: Path
+    cached: bool
+    recording: Recording | None = None
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    texts: int
+    segments: int  # distinct pieces needed
+    rendered: int  # synthesised now
+    cached: int  # already there
+    recorded: int  # covered by a recording
+    seconds: float
+    audio_seconds: float  # length of what was synthesised now
+
+
+class PromptCache:
+    def __init__(self, directory: Path | str = DEFAULT_DIR, voice_key: str = "espeak-ng:vi+f2:s140:p-",
+                 sample_rate: int = TELEPHONE_RATE, recordings: RecordedPrompts | None = None) -> None:
+        self.directory = Path(directory)
+        self.voice_key = voice_key
+        self.sample_rate = sample_rate
+        self.recordings = recordings
+
+    @classmethod
+    def for_engine(cls, engine: TtsEngine, directory: Path | str = DEFAULT_DIR,
+                   sample_rate: int = TELEPHONE_RATE, recordings: RecordedPrompts | None = None) -> "PromptCache":
+        return cls(directory, engine.voice_key, sample_rate, recordings)
+
+    def path(self, text: str) -> Path:
+        return self.directory / f"{cache_key(self.voice_key, self.sample_rate, text)}.wav"
+
+    # ── lookup ─────────────────────────────────────────────────────────────────────────────
+    def plan(self, text: str) -> list[Segment]:
+        """How `text` would be assembled: whole file, else recordings and sentence files in order."""
+        whole = self.path(text)
+        if whole.exists():
+            return [Segment(canonical(text), "whole", whole, True)]
+        parts = split_sentences(text)
+        plan: list[Segment] = []
+        i = 0
+        while i < len(parts):
+            found = self.recordings.match(parts, i) if self.recordings else None
+            if found is not None:
+                rec, n = found
+                plan.append(Segment(" ".join(parts[i:i + n]), "recording", rec.wav, True, rec))
+                i += n
+                continue
+            path = self.path(parts[i])
+            plan.append(Segment(parts[i], "sentence", path, path.exists()))
+            i += 1
+        return plan
+
+    def get(self, text: str) -> np.ndarray | None:
+        """The audio for `text` if it needs no synthesis, else None."""
+        plan = self.plan(text)
+        if not plan or not all(s.cached for s in plan):
+            return None
+        return self._join([self._load(s) for s in plan])
+
+    def put(self, text: str, audio: np.ndarray, sample_rate: int) -> Path:
+        """Store audio for exactly `text` (resampled to the cache's rate)."""
+        path = self.path(text)
+        write_wav_atomic(path, to_mono_int16(audio, sample_rate, self.sample_rate), self.sample_rate)
+        return path
+
+    async def audio(self, text: str, engine: TtsEngine) -> np.ndarray:
+        """The audio for `text`: cached and recorded pieces, live synthesis (then stored) for the rest."""
+        self._check(engine)
+        pieces = []
+        for seg in self.plan(text):
+            if not seg.cached:
+                self.put(seg.text, await engine.synth(seg.text), engine.sample_rate)
+            pieces.append(self._load(seg))
+        return self._join(pieces)
+
+    # ── rendering ahead of time ────────────────────────────────────────────────────────────
+    async def render_all(self, texts: Iterable[str], engine: TtsEngine, progress: Progress | None = None,
+                         jobs: int = 4) -> RenderStats:
+        """Synthesise every piece of `texts` that is neither cached nor recorded."""
+        self._check(engine)
+        started = time.perf_counter()
+        texts = list(texts)
+        pieces: dict[str, Segment] = {}
+        for text in texts:
+            for seg in self.plan(text):
+                pieces.setdefault(seg.text, seg)
+        todo = [s.text for s in pieces.values() if not s.cached]
+        recorded = sum(s.source == "recording" for s in pieces.values())
+        done = 0
+        audio_s = 0.0
+        limit = asyncio.Semaphore(max(1, jobs))
+
+        async def render(piece: str) -> None:
+            nonlocal done, audio_s
+            async with limit:
+                pcm = await engine.synth(piece)
+            self.put(piece, pcm, engine.sample_rate)
+            done += 1
+            audio_s += len(pcm) / engine.sample_rate
+            if progress:
+                progress(done, len(todo), piece)
+
+        await asyncio.gather(*(render(p) for p in todo))
+        return RenderStats(texts=len(texts), segments=len(pieces), rendered=len(todo),
+                           cached=len(pieces) - len(todo) - recorded, recorded=recorded,
+                           seconds=time.perf_counter() - started, audio_seconds=audio_s)
+
+    def size(self) -> tuple[int, int]:
+        """(files, bytes) in the cache directory (all voices)."""
+        files = [p for p in self.directory.glob("*.wav")] if self.directory.is_dir() else []
+        return len(files), sum(os.path.getsize(p) for p in files)
+
+    # ── helpers ────────────────────────────────────────────────────────────────────────────
+    def _load(self, seg: Segment) -> np.ndarray:
+        if seg.recording is not None and self.recordings is not None:
+            return self.recordings.audio(seg.recording, self.sample_rate)
+        return read_wav(seg.path, self.sample_rate)
+
+    def _join(self, pieces: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+    def _check(self, engine: TtsEngine) -> None:
+        if engine.voice_key != self.voice_key:
+            raise ValueError(f"this cache holds '{self.voice_key}', not '{engine.voice_key}'")

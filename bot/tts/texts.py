@@ -1,0 +1,33 @@
+"""Everything the bot can say, by id: FAQ answers, intent responses, prompts (per branch)."""
+from __future__ import annotations
+
+from bot.content.model import KnowledgeBase
+from bot.text import normalise_utterance, sentences
+
+PLACEHOLDERS = ("{branch}", "{branch_name}")
+
+
+def spoken_texts(kb: KnowledgeBase) -> dict[str, str]:
+    """id -> text. A prompt with a branch placeholder appears once per branch as `<name>.<branch>`."""
+    texts: dict[str, str] = {}
+    for faq in kb.faqs:
+        texts.setdefault(faq.id, faq.answer)
+    for intent in kb.intents:
+        texts.setdefault(intent.id, intent.response)
+    for name, raw in kb.prompts.items():
+        if any(p in raw for p in PLACEHOLDERS):
+            for branch in sorted(kb.branches):
+                texts.setdefault(f"{name}.{branch}", kb.prompt(name, branch))
+        else:
+            texts.setdefault(name, kb.prompt(name))
+    return texts
+
+
+def canonical(text: str) -> str:
+    """The form texts are compared and keyed in: NFC, single spaces, trimmed."""
+    return normalise_utterance(text)
+
+
+def split_sentences(text: str) -> tuple[str, ...]:
+    """The cache's unit: one sentence. Any reply the brain joins from known texts is then known."""
+    return tuple(sentences(canonical(text)))

@@ -1,0 +1,1 @@
+"""Voice activity detection (`base.Vad`, `silero`) and the turn detector built on it (`turns`)."""

@@ -1,0 +1,65 @@
+"""Recorded prompts: used while their text is current, reported ok / stale / orphan."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from bot.tts.cache import PromptCache
+from bot.tts.recordings import RecordedPrompts, recording_status
+from tests.tts.conftest import FakeEngine
+
+VOICE = 3000  # the "person" records at this level; the fake engine speaks at 1000
+
+
+def record(directory: Path, rid: str, text: str | None, sidecar: str = "txt", rate: int = 44100) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    stereo = np.full((rate, 2), VOICE, dtype=np.int16)  # one second, stereo, CD rate
+    sf.write(directory / f"{rid}.wav", stereo, rate)
+    if text is not None and sidecar == "txt":
+        (directory / f"{rid}.txt").write_text(text + "\n", encoding="utf-8")
+    elif text is not None:
+        (directory / f"{rid}.yml").write_text(f'text: "{text}"\n', encoding="utf-8")
+
+
+def test_status_ok_stale_orphan(tmp_path: Path, kb):
+    faq = kb.faqs[0]
+    record(tmp_path, faq.id, faq.answer)
+    record(tmp_path, kb.faqs[1].id, kb.faqs[1].answer + " Câu cũ đã bỏ.")
+    record(tmp_path, "greeting", kb.prompt("greeting"), sidecar="yml")
+    record(tmp_path, "keypad_transfer.3", kb.prompt("keypad_transfer", 3))
+    record(tmp_path, "cau_tra_loi_da_xoa", "Gì đó.")
+    record(tmp_path, kb.faqs[2].id, None)  # no text file: cannot be trusted
+    assert sorted(recording_status(kb, tmp_path)) == sorted([
+        (faq.id, "ok"), (kb.faqs[1].id, "stale"), ("greeting", "ok"), ("keypad_transfer.3", "ok"),
+        ("cau_tra_loi_da_xoa", "orphan"), (kb.faqs[2].id, "stale"),
+    ])
+
+
+def test_no_recordings_directory_is_no_recordings(tmp_path: Path, kb):
+    assert recording_status(kb, tmp_path / "missing") == []
+
+
+async def test_a_current_recording_replaces_tts_also_inside_a_longer_reply(tmp_path: Path, kb):
+    answer = kb.faqs[0].answer
+    record(tmp_path / "rec", kb.faqs[0].id, answer)
+    fake = FakeEngine()
+    cache = PromptCache.for_engine(fake, tmp_path / "cache", recordings=RecordedPrompts(tmp_path / "rec"))
+    audio = cache.get(answer)
+    assert audio is not None and len(audio) == 8000 and np.median(audio) == VOICE  # resampled, mono
+    reply = answer + " " + kb.prompt("anything_else")
+    stats = await cache.render_all([reply], fake)
+    assert (stats.recorded, stats.rendered) == (1, 1) and fake.calls == [kb.prompt("anything_else")]
+    joined = cache.get(reply)
+    assert joined is not None and np.median(joined[:8000]) == VOICE and np.median(joined[8000:]) == 1000
+
+
+async def test_a_stale_recording_is_not_played(tmp_path: Path, kb):
+    answer = kb.faqs[0].answer
+    record(tmp_path / "rec", kb.faqs[0].id, "Câu trả lời của năm ngoái.")
+    fake = FakeEngine()
+    cache = PromptCache.for_engine(fake, tmp_path / "cache", recordings=RecordedPrompts(tmp_path / "rec"))
+    assert cache.get(answer) is None
+    audio = await cache.audio(answer, fake)
+    assert np.median(audio) == 1000 and audio.max() < VOICE
