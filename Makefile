@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install install-system install-rasa install-gateway validate build train run chat test test-fast bench lock-rasa lock-gateway clean
+.PHONY: help prompts install install-system install-rasa install-gateway validate build train run chat test test-fast bench lock-rasa lock-gateway clean
 
 help:
 	@echo "make install   set up system packages and both Python environments"
@@ -22,6 +22,7 @@ help:
 	@echo "make test      run all tests (trains the model first if needed)"
 	@echo "make validate  check the editors' FAQ YAML in data/faq/"
 	@echo "make train     validate, build and train; a running bot picks the new model up"
+	@echo "make prompts  pre-render every answer and prompt to 8 kHz audio (var/prompts/)"
 	@echo "make bench     accuracy, latency, training time, load time, memory -> docs/benchmarks.md"
 
 install: install-system install-rasa install-gateway
@@ -44,11 +45,14 @@ $(GW_VENV)/.installed: requirements/gateway.lock pyproject.toml scripts/find-pyt
 	  echo "Gateway environment: $$py -> $(GW_VENV)"; \
 	  rm -rf $(GW_VENV) && $$py -m venv $(GW_VENV) && \
 	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements/gateway.lock 2>&1 | grep -v '^WARNING: Location' ; \
-	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v '^WARNING: Location' ; \
+	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -E '^(ERROR|error)' ; \
 	  $(BOT) --help >/dev/null && touch $@
 
 validate:
 	@$(BOT) validate
+
+prompts:
+	@$(BOT) prompts
 
 build:
 	@$(BOT) build

@@ -182,9 +182,15 @@ class ActionSmallTalk(Action):
 
 
 class ActionGoodbye(Action):
+    """Ends the call, except as the caller's very first words: "chào em" opens a call as often
+    as it closes one, and hanging up on a caller who said hello is the worst possible mistake."""
+
     def name(self) -> Text:
         return "action_goodbye"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        if len(recent_caller_sentences(tracker)) <= 1:
+            decide(dispatcher, tracker, [("utter_greet", None)], "dialog", reason="greeting_first_turn")
+            return []
         decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason="goodbye")
         return [SlotSet("offer", None)]

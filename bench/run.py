@@ -65,20 +65,50 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SECTIONS = ("brain", "calls", "asr")
+
+
+def run_section(name: str, settings, args) -> tuple[dict, str]:
+    if name == "brain":
+        result = asyncio.run(brain.run(settings, train=not args.no_train))
+        return result, brain_section(result)
+    if name == "calls":
+        from bench import calls
+
+        result = asyncio.run(calls.run(settings))
+        return result, calls.section(result)
+    from bench import asr
+
+    result = asr.run()
+    return result, asr.section(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-train", action="store_true", help="skip the training-time measurement")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections ({', '.join(SECTIONS)})")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    result = asyncio.run(brain.run(settings, train=not args.no_train))
-    result["meta"] = {"date": stamp, "machine": machine(), "commit": commit}
-    (RESULTS / "brain.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    doc = ["# Benchmarks", "", f"Measured {stamp} on {machine()}, commit {commit or 'uncommitted'}.",
-           "Raw results: `bench/results/*.json`. Re-run with `make bench`.", "", brain_section(result)]
-    (ROOT / "docs/benchmarks.md").write_text("\n".join(doc), encoding="utf-8")
+    meta = {"date": stamp, "machine": machine(), "commit": commit}
+    for name in [n.strip() for n in args.only.split(",") if n.strip()]:
+        print(f"== {name}", flush=True)
+        result, text = run_section(name, settings, args)
+        result["meta"] = meta
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        (RESULTS / f"{name}.md").write_text(text, encoding="utf-8")
+    # The document shows every section's latest result, each with its own date.
+    parts = ["# Benchmarks", "", "Written by `make bench` (`bench/run.py`); raw results in `bench/results/*.json`.",
+             "Each section names when and where it was measured.", ""]
+    for name in SECTIONS:
+        md, js = RESULTS / f"{name}.md", RESULTS / f"{name}.json"
+        if md.exists():
+            m = json.loads(js.read_text(encoding="utf-8")).get("meta", {})
+            parts += [md.read_text(encoding="utf-8"),
+                      f"_Measured {m.get('date')} on {m.get('machine')}, commit {m.get('commit') or 'uncommitted'}._", ""]
+    (ROOT / "docs/benchmarks.md").write_text("\n".join(parts), encoding="utf-8")
     print((ROOT / "docs/benchmarks.md").read_text(encoding="utf-8"))
 
 

@@ -183,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
     sub.add_parser("chat", help="a typed conversation with the bot").set_defaults(func=cmd_chat)
     sub.add_parser("serve", help="run Rasa and the action server until Ctrl-C").set_defaults(func=cmd_serve)
+    from bot import cli_call, cli_prompts, cli_transcribe
+
+    cli_prompts.add_parser(sub)
+    cli_call.add_parser(sub)
+    cli_transcribe.add_parser(sub)
     return parser
 
 

@@ -39,7 +39,7 @@ class RasaSettings:
 @dataclass(frozen=True)
 class DialogueSettings:
     human_branch: int = 5
-    answer_threshold: float = 0.35
+    answer_threshold: float = 0.1
     max_misses: int = 2
 
 
@@ -55,11 +55,28 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    asr_engine: str = "vietasr"     # vietasr (embedded) | vosk | transformers
+    asr_model_dir: str = ""         # for vosk / transformers: a local model directory
+    tts_engine: str = "espeak"      # espeak (default) | others from a local model directory
+    tts_model_dir: str = ""
+    prompt_cache_dir: str = "var/prompts"
+    recordings_dir: str = "data/recordings"
+    line_rate: int = 8000           # telephone audio
+    end_pause_ms: int = 350         # silence that ends a caller's turn
+    min_speech_ms: int = 200        # shorter sounds are noise
+    max_turn_s: float = 15.0        # a longer turn is cut (and continued) so no text is lost
+    no_input_timeout_s: float = 8.0
+    max_call_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     root: Path = ROOT
 
     def path(self, relative: str) -> Path:

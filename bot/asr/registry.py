@@ -8,6 +8,8 @@ from bot.asr.base import AsrEngine, AsrError
 # name -> (module, class). Adding an engine = one module + one line here + its tests.
 ENGINES: dict[str, tuple[str, str]] = {
     "vietasr": ("bot.asr.vietasr_engine", "VietAsrEngine"),
+    "vosk": ("bot.asr.vosk_engine", "VoskEngine"),
+    "transformers": ("bot.asr.transformers_engine", "TransformersEngine"),
 }
 
 

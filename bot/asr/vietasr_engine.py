@@ -3,10 +3,16 @@
 One `vietasr.Pipeline` (the model) per engine, shared by every call; one native session
 (~2 MB) per stream. The wheel is fully offline with the "transcribe" preset: it never downloads.
 
-Defect handled here: a native session silently forgets earlier text once a turn passes ~22 s.
-So every stream ends its native turn by itself before that (at a quiet 20 ms frame after
-`soft_turn_s`, at the latest at `max_turn_s`), keeps the text, and continues in a fresh native
-turn; `partial()`/`final()` return all of it. Callers cannot forget the cap.
+Defect handled here: a native session silently forgets earlier text in long turns. Measured
+(tests/asr/test_vietasr.py): it splits a turn into segments at pauses of ~1 s (newlines in its
+text, emitted late: with the next words) and keeps only the last ~5, so text goes missing after
+~20-25 s of ordinary speech, or sooner with many short phrases. So every stream ends its native
+turn by itself, keeps the text and goes on in a fresh native turn:
+  - at every pause of `PAUSE_MS` (quieter than the lib's own segmentation, so a native turn
+    rarely holds more than one segment, and the cut falls in silence, splitting no word);
+  - after `soft_turn_s` of audio at the first quiet 20 ms frame, at `max_turn_s` at the latest;
+  - when the native text holds `MAX_SEGMENTS` finished segments anyway (noisy line, no quiet).
+`partial()`/`final()` return all of it; callers cannot forget the cap.
 """
 from __future__ import annotations
 
@@ -17,7 +23,9 @@ import numpy as np
 from bot.asr.base import AsrEngine, AsrError, AsrStream, Capabilities, as_pcm, clean_text
 
 _LOG_WARN = 3  # libvietasr levels: 0 trace, 1 debug, 2 info, 3 warn, 4 error
-QUIET_RATIO = 0.1  # a frame 20 dB below the loudest frame of the native turn counts as a pause
+QUIET_RATIO = 0.1  # a frame 20 dB below the loudest frame of the native turn counts as quiet
+PAUSE_MS = 500     # this much quiet ends the native turn (the lib segments at ~600-1000 ms)
+MAX_SEGMENTS = 3   # finished native segments that force a cut even without quiet (it keeps ~5)
 
 
 class VietAsrStream(AsrStream):
@@ -28,30 +36,47 @@ class VietAsrStream(AsrStream):
         self._soft = int(soft_turn_s * sample_rate)
         self._samples = 0      # samples in the current native turn
         self._loudest = 0.0    # RMS of its loudest 20 ms frame
+        self._quiet = 0        # samples of quiet since the last loud frame
+        self._pause = int(PAUSE_MS * sample_rate / 1000)
         self._done: list[str] = []  # text of native turns already ended within this turn
 
     def accept(self, pcm: np.ndarray) -> None:
         pcm = as_pcm(pcm)
-        while pcm.size:
-            # Up to the soft limit in one piece; past it frame by frame, so the cut lands on a pause.
-            if self._samples < self._soft:
-                room = self._soft - self._samples
-            else:
-                room = min(self._frame, self._max - self._samples)
-            piece, pcm = pcm[:room], pcm[room:]
-            self._session.accept(piece)
-            self._samples += piece.size
-            level = _loudest_rms(piece, self._frame)
-            paused = self._samples > self._soft and level <= QUIET_RATIO * self._loudest
-            if paused or self._samples >= self._max:
-                self._end_native_turn()
-            else:
-                self._loudest = max(self._loudest, level)
+        self._check_open()
+        # Frame by frame, however much arrives at once, so a cut can land on any 20 ms boundary.
+        for start in range(0, pcm.size, self._frame):
+            piece = pcm[start:start + self._frame]
+            if self._samples + piece.size > self._max:
+                head = self._max - self._samples
+                self._feed(piece[:head])
+                piece = piece[head:]
+            self._feed(piece)
+
+    def _feed(self, piece: np.ndarray) -> None:
+        if not piece.size:
+            return
+        self._session.accept(piece)
+        self._samples += piece.size
+        level = float(np.sqrt(np.mean(piece.astype(np.float32) ** 2)))
+        quiet = level <= QUIET_RATIO * self._loudest
+        self._quiet = self._quiet + piece.size if quiet else 0
+        if self._should_cut(quiet):
+            self._end_native_turn()
+        else:
+            self._loudest = max(self._loudest, level)
+
+    def _should_cut(self, quiet: bool) -> bool:
+        if self._samples >= self._max or self._quiet >= self._pause or (quiet and self._samples > self._soft):
+            return True
+        # ~10 µs: the native partial is a cached string.
+        return self._session.partial().text.count("\n") >= MAX_SEGMENTS
 
     def partial(self) -> str:
+        self._check_open()
         return " ".join(self._done + [clean_text(self._session.partial().text)]).strip()
 
     def final(self) -> str:
+        self._check_open()
         self._end_native_turn()
         text = " ".join(self._done)
         self._done = []
@@ -62,6 +87,10 @@ class VietAsrStream(AsrStream):
             self._session.close()
             self._session = None
 
+    def _check_open(self) -> None:
+        if self._session is None:
+            raise AsrError("this ASR stream is closed")
+
     def _end_native_turn(self) -> None:
         if self._samples:
             text = clean_text(self._session.final().text)
@@ -69,20 +98,8 @@ class VietAsrStream(AsrStream):
                 self._done.append(text)
         # The native final() does not reset: without this the next turn would repeat this text.
         self._session.reset()
-        self._samples = 0
+        self._samples = self._quiet = 0
         self._loudest = 0.0
-
-
-def _loudest_rms(pcm: np.ndarray, frame: int) -> float:
-    """RMS of the loudest `frame`-sample block of `pcm` (a shorter tail counts as one block)."""
-    x = pcm.astype(np.float32)
-    full = x.size // frame * frame
-    levels = []
-    if full:
-        levels.append(float(np.sqrt((x[:full].reshape(-1, frame) ** 2).mean(axis=1)).max()))
-    if full < x.size:
-        levels.append(float(np.sqrt((x[full:] ** 2).mean())))
-    return max(levels)
 
 
 class VietAsrEngine(AsrEngine):
@@ -97,7 +114,7 @@ class VietAsrEngine(AsrEngine):
             # set_model_dir makes the library fetch missing models from the network; refuse.
             raise AsrError("the vietasr engine uses the model embedded in its wheel; model_dir must be empty")
         if not 0 < soft_turn_s <= max_turn_s <= 20:
-            raise AsrError(f"need 0 < soft_turn_s <= max_turn_s <= 20 s (text is lost past ~22 s), "
+            raise AsrError(f"need 0 < soft_turn_s <= max_turn_s <= 20 s (longer native turns lose text), "
                            f"got {soft_turn_s}, {max_turn_s}")
         try:
             import vietasr
@@ -120,6 +137,7 @@ class VietAsrEngine(AsrEngine):
         return VietAsrStream(session, self.sample_rate, self._max_turn_s, self._soft_turn_s)
 
     def close(self) -> None:
+        """Free the model. Close every stream first: their native sessions use it."""
         if self._pipeline is not None:
             self._pipeline.close()
             self._pipeline = None

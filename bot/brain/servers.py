@@ -64,11 +64,11 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
-def _child_env(settings: Settings, token: str) -> dict[str, str]:
+def _child_env(settings: Settings, token: str, endpoints: Path) -> dict[str, str]:
     env = {**os.environ, **QUIET_ENV}
     env["PYTHONPATH"] = str(settings.root) + os.pathsep + env.get("PYTHONPATH", "")
     env["BRANCH7_BRAIN_TOKEN"] = token
-    env["BRANCH7_ENDPOINTS"] = str(write_endpoints(settings))
+    env["BRANCH7_ENDPOINTS"] = str(endpoints)
     env["SANIC_HOST"] = settings.rasa.actions_host  # rasa_sdk binds 0.0.0.0 unless told
     env.setdefault("BOT_SETTINGS", str(settings.root / "settings.yml"))
     # The action server must decide with the same dialogue settings as this process.
@@ -109,7 +109,8 @@ async def start_brain(settings: Settings) -> RunningBrain:
     tf.chmod(0o600)
     log_dir = settings.path("var/log")
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = _child_env(settings, token)
+    endpoints = write_endpoints(settings)
+    env = _child_env(settings, token, endpoints)
     r = settings.rasa
     actions_log = open(log_dir / f"actions-{r.actions_port}.log", "ab")
     rasa_log = open(log_dir / f"rasa-{r.port}.log", "ab")
@@ -121,7 +122,7 @@ async def start_brain(settings: Settings) -> RunningBrain:
     server = await asyncio.create_subprocess_exec(
         str(rasa_bin(settings, "rasa")), "run", "--enable-api", f"--auth-token={token}",
         "-i", r.host, "-p", str(r.port), "--model", str(settings.path(r.model_dir)),
-        "--endpoints", str(write_endpoints(settings)), "--credentials", str(settings.root / "credentials.yml"),
+        "--endpoints", str(endpoints), "--credentials", str(settings.root / "credentials.yml"),
         "--quiet",
         cwd=settings.root, env=env, stdout=rasa_log, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True)

@@ -19,6 +19,7 @@ from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaki
 from bot.dialog.emergency import EMERGENCY_PHRASES, EmergencyDetector
 from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
                                EngineFailed, Event, PlaybackFinished, Tick)
+from bot.text import normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 
@@ -167,10 +168,11 @@ class CallPolicy:
 
     def _caller_said(self, e: CallerSaid) -> list[Action]:
         s = self._s
-        text = " ".join(e.text.split())
+        text = normalise_utterance(e.text)
         if text:
             s.turns += 1
             s.heard.append(text)
+            del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
             if self._emergency.find(text):
                 return self._emergency_transfer(e.t)
         s.caller_speaking = False

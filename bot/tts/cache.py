@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
+from bot.audio.files import AudioFileError, read_audio
+from bot.audio.phone import PHONE_RATE
+from bot.audio.resample import resample
 from bot.config import ROOT
-from bot.tts.audio import read_wav, to_mono_int16, write_wav_atomic
 from bot.tts.base import TtsEngine
 from bot.tts.recordings import RecordedPrompts, Recording, recording_status
 from bot.tts.texts import canonical, split_sentences
@@ -26,7 +29,6 @@ from bot.tts.texts import canonical, split_sentences
 __all__ = ["DEFAULT_DIR", "PromptCache", "RenderStats", "Segment", "recording_status"]
 
 DEFAULT_DIR = ROOT / "var/prompts"
-TELEPHONE_RATE = 8000
 
 Progress = Callable[[int, int, str], None]  # (done, total, text just finished)
 
@@ -59,7 +61,7 @@ class RenderStats:
 
 class PromptCache:
     def __init__(self, directory: Path | str = DEFAULT_DIR, voice_key: str = "espeak-ng:vi+f2:s140:p-",
-                 sample_rate: int = TELEPHONE_RATE, recordings: RecordedPrompts | None = None) -> None:
+                 sample_rate: int = PHONE_RATE, recordings: RecordedPrompts | None = None) -> None:
         self.directory = Path(directory)
         self.voice_key = voice_key
         self.sample_rate = sample_rate
@@ -67,7 +69,7 @@ class PromptCache:
 
     @classmethod
     def for_engine(cls, engine: TtsEngine, directory: Path | str = DEFAULT_DIR,
-                   sample_rate: int = TELEPHONE_RATE, recordings: RecordedPrompts | None = None) -> "PromptCache":
+                   sample_rate: int = PHONE_RATE, recordings: RecordedPrompts | None = None) -> "PromptCache":
         return cls(directory, engine.voice_key, sample_rate, recordings)
 
     def path(self, text: str) -> Path:
@@ -75,10 +77,8 @@ class PromptCache:
 
     # ── lookup ─────────────────────────────────────────────────────────────────────────────
     def plan(self, text: str) -> list[Segment]:
-        """How `text` would be assembled: whole file, else recordings and sentence files in order."""
-        whole = self.path(text)
-        if whole.exists():
-            return [Segment(canonical(text), "whole", whole, True)]
+        """How `text` would be assembled: recordings and sentence files in order (a file put for
+        the whole text is used when no recording covers any of it)."""
         parts = split_sentences(text)
         plan: list[Segment] = []
         i = 0
@@ -92,6 +92,9 @@ class PromptCache:
             path = self.path(parts[i])
             plan.append(Segment(parts[i], "sentence", path, path.exists()))
             i += 1
+        whole = self.path(text)
+        if len(plan) > 1 and all(s.source == "sentence" for s in plan) and whole.exists():
+            return [Segment(canonical(text), "whole", whole, True)]
         return plan
 
     def get(self, text: str) -> np.ndarray | None:
@@ -99,12 +102,20 @@ class PromptCache:
         plan = self.plan(text)
         if not plan or not all(s.cached for s in plan):
             return None
-        return self._join([self._load(s) for s in plan])
+        try:
+            return self._join([self._load(s) for s in plan])
+        except AudioFileError:  # a damaged file (disk full, killed render): treat as missing
+            return None
 
     def put(self, text: str, audio: np.ndarray, sample_rate: int) -> Path:
-        """Store audio for exactly `text` (resampled to the cache's rate)."""
+        """Store mono int16 audio for exactly `text` (resampled to the cache's rate)."""
         path = self.path(text)
-        write_wav_atomic(path, to_mono_int16(audio, sample_rate, self.sample_rate), self.sample_rate)
+        pcm = resample(audio, sample_rate, self.sample_rate)
+        # Write then rename: another call or a second render never reads half a file.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        sf.write(tmp, pcm, self.sample_rate, format="WAV", subtype="PCM_16")
+        os.replace(tmp, path)
         return path
 
     async def audio(self, text: str, engine: TtsEngine) -> np.ndarray:
@@ -112,8 +123,15 @@ class PromptCache:
         self._check(engine)
         pieces = []
         for seg in self.plan(text):
-            if not seg.cached:
-                self.put(seg.text, await engine.synth(seg.text), engine.sample_rate)
+            if seg.cached:
+                try:
+                    pieces.append(self._load(seg))
+                    continue
+                except AudioFileError:
+                    if seg.recording is not None:
+                        raise  # checked readable at start-up; changed under us since
+            pcm = await engine.synth(seg.text)
+            self.put(seg.text, pcm, engine.sample_rate)
             pieces.append(self._load(seg))
         return self._join(pieces)
 
@@ -158,7 +176,7 @@ class PromptCache:
     def _load(self, seg: Segment) -> np.ndarray:
         if seg.recording is not None and self.recordings is not None:
             return self.recordings.audio(seg.recording, self.sample_rate)
-        return read_wav(seg.path, self.sample_rate)
+        return read_audio(seg.path, self.sample_rate)[0]
 
     def _join(self, pieces: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import yaml
 
+from bot.audio.files import read_audio
 from bot.config import ROOT
 from bot.content.model import KnowledgeBase
-from bot.tts.audio import read_wav
 from bot.tts.texts import canonical, split_sentences, spoken_texts
 
 DEFAULT_DIR = ROOT / "data/recordings"
@@ -26,6 +27,11 @@ class Recording:
     id: str
     wav: Path
     text: str | None  # None: no readable sidecar, so it can never be trusted
+    playable: bool = True  # libsndfile can read the audio
+
+    @property
+    def usable(self) -> bool:
+        return self.text is not None and self.playable
 
 
 def _sidecar_text(wav: Path) -> str | None:
@@ -33,16 +39,26 @@ def _sidecar_text(wav: Path) -> str | None:
     if txt.exists():
         return canonical(txt.read_text(encoding="utf-8")) or None
     if yml.exists():
-        data = yaml.safe_load(yml.read_text(encoding="utf-8"))
+        try:
+            data = yaml.safe_load(yml.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            return None
         text = data.get("text") if isinstance(data, dict) else None
         return canonical(text) if isinstance(text, str) and text.strip() else None
     return None
 
 
+def _playable(wav: Path) -> bool:
+    try:
+        return sf.info(str(wav)).frames > 0
+    except (sf.LibsndfileError, RuntimeError):
+        return False
+
+
 def find_recordings(directory: Path) -> list[Recording]:
     if not directory.is_dir():
         return []
-    return [Recording(wav.stem, wav, _sidecar_text(wav)) for wav in sorted(directory.glob("*.wav"))]
+    return [Recording(wav.stem, wav, _sidecar_text(wav), _playable(wav)) for wav in sorted(directory.glob("*.wav"))]
 
 
 class RecordedPrompts:
@@ -52,7 +68,7 @@ class RecordedPrompts:
         self.directory = Path(directory)
         self._by_sentences: dict[tuple[str, ...], Recording] = {}
         for rec in find_recordings(self.directory):
-            if rec.text:
+            if rec.usable and rec.text:
                 self._by_sentences.setdefault(split_sentences(rec.text), rec)
         self._longest = max((len(k) for k in self._by_sentences), default=0)
         self._audio: dict[tuple[Path, int], np.ndarray] = {}
@@ -72,20 +88,29 @@ class RecordedPrompts:
         """The recording as mono int16 at `sample_rate` (read and converted once)."""
         key = (rec.wav, sample_rate)
         if key not in self._audio:
-            self._audio[key] = read_wav(rec.wav, sample_rate)
+            self._audio[key] = read_audio(rec.wav, sample_rate)[0]
         return self._audio[key]
+
+
+def recording_problems(kb: KnowledgeBase, directory: Path = DEFAULT_DIR) -> list[tuple[str, str, str]]:
+    """(id, status, why) for every recording; see `recording_status`."""
+    current = spoken_texts(kb)
+    found = []
+    for rec in find_recordings(Path(directory)):
+        if rec.id not in current:
+            found.append((rec.id, "orphan", "no answer, response or prompt has this id"))
+        elif rec.text is None:
+            found.append((rec.id, "stale", f"no {rec.id}.txt / {rec.id}.yml with the text it says"))
+        elif not rec.playable:
+            found.append((rec.id, "stale", "the audio cannot be read (not a WAV, or empty)"))
+        elif rec.text != canonical(current[rec.id]):
+            found.append((rec.id, "stale", "the text changed since it was recorded"))
+        else:
+            found.append((rec.id, "ok", ""))
+    return found
 
 
 def recording_status(kb: KnowledgeBase, directory: Path = DEFAULT_DIR) -> list[tuple[str, str]]:
     """(id, 'ok' | 'stale' | 'orphan') for every recording: orphan = no such id any more,
-    stale = the text changed since it was recorded (or its text file is missing)."""
-    current = spoken_texts(kb)
-    status = []
-    for rec in find_recordings(Path(directory)):
-        if rec.id not in current:
-            status.append((rec.id, "orphan"))
-        elif rec.text is not None and rec.text == canonical(current[rec.id]):
-            status.append((rec.id, "ok"))
-        else:
-            status.append((rec.id, "stale"))
-    return status
+    stale = not played: its text changed, its text file is missing or its audio is unreadable."""
+    return [(rid, status) for rid, status, _ in recording_problems(kb, directory)]

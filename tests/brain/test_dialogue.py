@@ -89,6 +89,12 @@ async def test_repeat_with_nothing_said_yet(brain: BrainClient, conversation):
     assert reply.action == "dialog" and reply.reason == "nothing_to_repeat"
 
 
-async def test_goodbye_ends(brain: BrainClient, conversation):
+async def test_goodbye_ends_after_a_question(brain: BrainClient, conversation):
+    await brain.turn(conversation, "hộ nghèo được hỗ trợ bao nhiêu tiền")
     reply = await brain.turn(conversation, "thôi chào em nhé tôi cúp máy đây")
     assert (reply.intent, reply.action) == ("goodbye", "end")
+
+
+async def test_goodbye_words_as_first_words_are_a_greeting(brain: BrainClient, conversation):
+    reply = await brain.turn(conversation, "thôi chào em nhé tôi cúp máy đây")
+    assert (reply.intent, reply.action, reply.reason) == ("goodbye", "dialog", "greeting_first_turn")

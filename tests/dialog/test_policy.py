@@ -5,8 +5,8 @@ import pytest
 
 from bot.brain.client import BrainReply
 from bot.dialog import (AskBrain, BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallPolicy, CallStarted, Dtmf,
-                        EngineFailed, Hangup, Listen, PlaybackFinished, PolicyConfig, Say, SimpleDecision,
-                        StopSpeaking, Tick, Transfer)
+                        EngineFailed, Hangup, Listen, PlaybackFinished, PolicyConfig, Say, StopSpeaking, Tick,
+                        Transfer)
 from bot.dialog.policy import DEFAULT_EMERGENCY_TEXT, Phase
 from tests.dialog.conftest import Call
 

@@ -1,8 +1,11 @@
-"""A fake engine (fast, deterministic, counts its calls) and the real knowledge base."""
+"""A fake engine (fast, deterministic, counts its calls), recordings, and the real knowledge base."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from bot.content.load import load_knowledge_base
 from bot.content.model import KnowledgeBase
@@ -28,6 +31,19 @@ class FakeEngine(TtsEngine):
     async def synth(self, text: str) -> np.ndarray:
         self.calls.append(text)
         return np.full(len(text) * 160, self.level, dtype=np.int16)
+
+
+VOICE = 3000  # the "person" records at this level; the fake engine speaks at 1000
+
+
+def record(directory: Path, rid: str, text: str | None, sidecar: str = "txt", rate: int = 44100) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    stereo = np.full((rate, 2), VOICE, dtype=np.int16)  # one second, stereo, CD rate
+    sf.write(directory / f"{rid}.wav", stereo, rate)
+    if text is not None and sidecar == "txt":
+        (directory / f"{rid}.txt").write_text(text + "\n", encoding="utf-8")
+    elif text is not None:
+        (directory / f"{rid}.yml").write_text(f'text: "{text}"\n', encoding="utf-8")
 
 
 @pytest.fixture

@@ -77,3 +77,19 @@ async def test_real_espeak_render_is_kept_at_telephone_rate(tmp_path: Path):
     assert cached is not None
     assert abs(len(cached) - len(live) * 8000 / 22050) < 10
     assert cache.size()[0] == 1
+
+
+def test_a_text_put_whole_is_found_whole(tmp_path: Path):
+    cache = PromptCache(tmp_path, "fake:a")
+    cache.put(A + " " + B, np.full(8000, 500, dtype=np.int16), 8000)
+    assert cache.get(A) is None and len(cache.get(A + " " + B)) == 8000
+
+
+async def test_a_damaged_cache_file_is_a_miss_and_is_synthesised_again(tmp_path: Path, fake: FakeEngine):
+    cache = PromptCache.for_engine(fake, tmp_path)
+    await cache.render_all([A], fake)
+    cache.path(A).write_bytes(b"RIFF")  # a render killed half-way
+    assert cache.get(A) is None
+    audio = await cache.audio(A, fake)
+    assert len(fake.calls) == 2 and abs(len(audio) - len(A) * 80) <= 2
+    assert cache.get(A) is not None

@@ -4,23 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from bot.tts.cache import PromptCache
 from bot.tts.recordings import RecordedPrompts, recording_status
-from tests.tts.conftest import FakeEngine
-
-VOICE = 3000  # the "person" records at this level; the fake engine speaks at 1000
-
-
-def record(directory: Path, rid: str, text: str | None, sidecar: str = "txt", rate: int = 44100) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    stereo = np.full((rate, 2), VOICE, dtype=np.int16)  # one second, stereo, CD rate
-    sf.write(directory / f"{rid}.wav", stereo, rate)
-    if text is not None and sidecar == "txt":
-        (directory / f"{rid}.txt").write_text(text + "\n", encoding="utf-8")
-    elif text is not None:
-        (directory / f"{rid}.yml").write_text(f'text: "{text}"\n', encoding="utf-8")
+from tests.tts.conftest import VOICE, FakeEngine, record
 
 
 def test_status_ok_stale_orphan(tmp_path: Path, kb):
@@ -63,3 +50,29 @@ async def test_a_stale_recording_is_not_played(tmp_path: Path, kb):
     assert cache.get(answer) is None
     audio = await cache.audio(answer, fake)
     assert np.median(audio) == 1000 and audio.max() < VOICE
+
+
+async def test_a_recording_without_its_text_file_is_never_played(tmp_path: Path, kb):
+    answer = kb.faqs[0].answer
+    record(tmp_path / "rec", kb.faqs[0].id, None)
+    recordings = RecordedPrompts(tmp_path / "rec")
+    assert len(recordings) == 0
+    cache = PromptCache.for_engine(FakeEngine(), tmp_path / "cache", recordings=recordings)
+    assert cache.get(answer) is None
+
+
+async def test_an_unreadable_recording_is_stale_and_never_played(tmp_path: Path, kb):
+    faq = kb.faqs[0]
+    (tmp_path / f"{faq.id}.wav").write_bytes(b"not audio at all")
+    (tmp_path / f"{faq.id}.txt").write_text(faq.answer, encoding="utf-8")
+    assert recording_status(kb, tmp_path) == [(faq.id, "stale")]
+    cache = PromptCache.for_engine(FakeEngine(), tmp_path / "cache", recordings=RecordedPrompts(tmp_path))
+    assert cache.get(faq.answer) is None
+
+
+def test_a_broken_yaml_sidecar_makes_the_recording_stale_not_a_crash(tmp_path: Path, kb):
+    faq = kb.faqs[0]
+    record(tmp_path, faq.id, None)
+    (tmp_path / f"{faq.id}.yml").write_text('text: "unclosed\n  - [', encoding="utf-8")
+    assert recording_status(kb, tmp_path) == [(faq.id, "stale")]
+    assert len(RecordedPrompts(tmp_path)) == 0

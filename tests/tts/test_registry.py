@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.tts.base import TtsUnavailable
+
 from bot.tts import make_tts
 from bot.tts.espeak import EspeakEngine
 
@@ -14,8 +16,8 @@ def test_registry_makes_espeak_by_default_with_options():
 
 
 @pytest.mark.parametrize("name", ["piper", "vits-onnx", "mms"])
-def test_planned_engines_say_so(name):
-    with pytest.raises(NotImplementedError, match=f"'{name}'.*planned"):
+def test_neural_engines_need_a_model_directory(name):
+    with pytest.raises(TtsUnavailable, match="needs a model directory"):
         make_tts(name)
 
 

@@ -1,0 +1,1 @@
+"""One call's audio path: caller frames -> turns -> text -> policy/brain -> speech frames."""

@@ -1,0 +1,86 @@
+"""The caller's side of one call: VAD -> turn detection -> streaming ASR.
+
+Audio reaches the recogniser while the caller speaks (from the onset, with pre-roll), so the
+text of a turn is ready ~tens of ms after its end instead of a whole re-recognition later.
+Silence between turns never reaches the recogniser (CPU per call, and no stray words).
+A turn cut at the maximum length (the recogniser's safe limit) goes on: its text is kept and the
+caller's whole utterance is handed over at the next pause, so long-winded callers lose nothing.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from bot.asr.base import AsrStream
+from bot.audio.frames import AudioFrame
+from bot.vad.base import Vad
+from bot.vad.turns import SpeechEnded, SpeechStarted, TurnConfig, TurnDetector
+
+
+@dataclass(frozen=True)
+class CallerStarted:
+    t_ms: float
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    text: str
+    started_ms: float
+    ended_ms: float  # end of the last speech frame: the latency clock starts here
+    reason: str  # pause | max_length | flush
+
+
+ListenerEvent = CallerStarted | CallerTurn
+
+
+class Listener:
+    def __init__(self, vad: Vad, asr: AsrStream, turns: TurnConfig) -> None:
+        self._vad = vad
+        self._asr = asr
+        self._turns = TurnDetector(turns)
+        keep_ms = turns.pre_roll_ms + turns.min_speech_ms + 40
+        self._recent: deque[tuple[float, AudioFrame]] = deque(maxlen=max(1, int(keep_ms // 20) + 1))
+        self._in_turn = False
+        self._cut_text: list[str] = []  # text of max-length cuts within the current utterance
+        self._cut_start: float | None = None
+
+    def feed(self, frame: AudioFrame, t_ms: float) -> list[ListenerEvent]:
+        probability = self._vad.is_speech(frame)
+        self._recent.append((t_ms, frame))
+        if self._in_turn:
+            self._asr.accept(frame.samples)
+        out: list[ListenerEvent] = []
+        for event in self._turns.feed(frame, probability, t_ms):
+            out += self._on_turn_event(event)
+        return out
+
+    def flush(self, t_ms: float) -> list[ListenerEvent]:
+        out: list[ListenerEvent] = []
+        for event in self._turns.flush(t_ms):
+            out += self._on_turn_event(event)
+        return out
+
+    def _on_turn_event(self, event: SpeechStarted | SpeechEnded) -> list[ListenerEvent]:
+        if isinstance(event, SpeechStarted):
+            if not self._in_turn:
+                # Catch the recogniser up: pre-roll and the frames that confirmed speech.
+                start = event.at_ms - self._turns.config.pre_roll_ms
+                for t, frame in self._recent:
+                    if t >= start:
+                        self._asr.accept(frame.samples)
+                self._in_turn = True
+                return [CallerStarted(event.at_ms)]
+            return []  # a max-length cut continues the same speech: audio already flowing
+        text = self._asr.final()
+        if event.reason == "max_length":  # speech goes on: keep the text, keep listening
+            self._cut_text.append(text)
+            self._cut_start = event.started_ms if self._cut_start is None else self._cut_start
+            return []
+        self._in_turn = False
+        whole = " ".join(t for t in [*self._cut_text, text] if t)
+        started = self._cut_start if self._cut_start is not None else event.started_ms
+        self._cut_text, self._cut_start = [], None
+        return [CallerTurn(whole, started, event.ended_ms, event.reason)]
+
+    def close(self) -> None:
+        self._asr.close()

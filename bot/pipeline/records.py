@@ -1,0 +1,59 @@
+"""Call records: one JSON line per finished call, written before anything else is torn down.
+
+Personal data: caller numbers are masked; what the caller said is kept only when
+`privacy.keep_transcripts` is true (otherwise intents, FAQ ids and outcomes only).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+_DIGITS = re.compile(r"\d")
+TEXT_FIELDS = ("text", "recent")
+
+
+def mask_phone(number: str) -> str:
+    """'0912345678' -> '091****678': enough to recognise a repeat caller, not to call them."""
+    digits = _DIGITS.findall(number or "")
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return "".join(digits[:3]) + "*" * (len(digits) - 6) + "".join(digits[-3:])
+
+
+def redact(event: dict[str, Any], keep_transcripts: bool) -> dict[str, Any]:
+    if keep_transcripts:
+        return event
+    return {k: v for k, v in event.items() if k not in TEXT_FIELDS or event.get("event") == "bot_say"}
+
+
+class CallRecorder:
+    """Collects one call's events; `close()` appends the record to records_dir/<date>.jsonl."""
+
+    def __init__(self, records_dir: Path, call_id: str, caller: str = "", keep_transcripts: bool = False) -> None:
+        self.records_dir = records_dir
+        self.call_id = call_id
+        self.caller = mask_phone(caller) if caller else ""
+        self.keep_transcripts = keep_transcripts
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.events.append(redact(event, self.keep_transcripts))
+
+    def close(self, summary: dict[str, Any]) -> Path:
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        path = self.records_dir / f"{dt.date.today().isoformat()}.jsonl"
+        record = {"call_id": self.call_id, "caller": self.caller, "summary": redact(summary, self.keep_transcripts),
+                  "events": self.events}
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        # One write of one line with O_APPEND: concurrent calls never interleave records.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return path

@@ -1,0 +1,237 @@
+"""CallSession: one call, from caller frames to bot frames, with the policy deciding.
+
+Transport-agnostic: a transport (or the simulator) feeds `audio_in`, `dtmf`, `tick`,
+`caller_hung_up`, and pulls `audio_out` every 20 ms. Times are ms on the call's clock; the
+`clock` callable tells the session the time after slow work (ASR, brain, TTS), so events and
+latencies are stamped when things really happened.
+
+Any engine failure becomes `EngineFailed`: the policy apologises and transfers. The session never
+raises into the transport for a caller's problem, and its record is written when it ends.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.asr.base import AsrEngine
+from bot.audio.frames import AudioFrame
+from bot.content.model import KnowledgeBase
+from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
+from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Dtmf, EngineFailed,
+                               Event, PlaybackFinished, Tick)
+from bot.dialog.policy import CallPolicy, Phase, PolicyConfig
+from bot.pipeline.listener import CallerStarted, CallerTurn, Listener
+from bot.pipeline.player import Player
+from bot.pipeline.records import CallRecorder
+from bot.tts.base import TtsEngine
+from bot.tts.cache import PromptCache
+from bot.vad.base import Vad
+from bot.vad.turns import TurnConfig
+
+log = logging.getLogger(__name__)
+
+
+class Brain(Protocol):
+    async def turn(self, sender: str, text: str) -> Any: ...
+
+
+@dataclass
+class Engines:
+    """Loaded once per process, shared by every call."""
+
+    asr: AsrEngine
+    tts: TtsEngine
+    cache: PromptCache
+    vad: Callable[[], Vad]
+    kb: KnowledgeBase
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    rate: int = 8000
+    turns: TurnConfig = TurnConfig(end_pause_ms=350, max_turn_ms=15000, min_speech_ms=200)
+    policy: PolicyConfig = PolicyConfig()
+
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class CallSession:
+    def __init__(self, call_id: str, engines: Engines, brain: Brain, config: CallConfig,
+                 clock: Callable[[], float], emit: Emit, recorder: CallRecorder | None = None) -> None:
+        self.call_id = call_id
+        self._engines = engines
+        self._brain = brain
+        self._config = config
+        self._clock = clock
+        self._emit_out = emit
+        self._recorder = recorder
+        emergency = engines.kb.intent("emergency")
+        self.policy = CallPolicy(engines.kb.prompt, config.policy,
+                                 **({"emergency_text": emergency.response} if emergency else {}))
+        self._player = Player(config.rate)
+        self._listener = Listener(engines.vad(), engines.asr.stream(), config.turns)
+        self._last_turn_end: float | None = None
+        self.latencies_ms: list[float] = []  # caller's end of speech -> first frame of the reply
+        self.ended = False
+        self._closed = False
+
+    # ----- state the simulator and transports read -------------------------------------------
+    @property
+    def bot_busy(self) -> bool:
+        """The bot is speaking or deciding: a polite caller waits."""
+        return self._player.speaking or self.policy.phase in (Phase.THINKING, Phase.SPEAKING)
+
+    @property
+    def done(self) -> bool:
+        return self.ended and not self._player.speaking
+
+    # ----- inputs ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._handle(CallStarted(self._s()))
+
+    async def audio_in(self, frame: AudioFrame, t_ms: float) -> None:
+        if self.ended:
+            return
+        try:
+            events = self._listener.feed(frame, t_ms)
+        except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
+            log.exception("ASR/VAD failed")
+            await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
+            return
+        await self._on_listener(events)
+
+    async def dtmf(self, digits: str, t_ms: float) -> None:
+        self._emit({"event": "dtmf", "digits": digits}, t_ms)
+        for digit in digits:
+            await self._handle(Dtmf(t_ms / 1000, digit))
+
+    async def tick(self, t_ms: float) -> None:
+        await self._handle(Tick(t_ms / 1000))
+
+    async def caller_hung_up(self, t_ms: float) -> None:
+        if self.ended:
+            return
+        try:
+            await self._on_listener(self._listener.flush(t_ms))
+        except Exception:  # noqa: BLE001
+            log.exception("ASR flush failed")
+        self._emit({"event": "hangup", "by": "caller", "reason": "caller_hung_up"}, t_ms)
+        self.policy.handle(CallerHungUp(t_ms / 1000))
+        self.ended = True
+        self._player.stop()
+
+    async def audio_out(self, t_ms: float) -> AudioFrame | None:
+        """The next 20 ms of the bot's voice (None: silence)."""
+        frame, finished = self._player.next_frame()
+        if finished is not None:
+            await self._handle(PlaybackFinished(t_ms / 1000 + 0.02, finished))
+        return frame
+
+    def close(self) -> dict[str, Any]:
+        """End of the call: free the recogniser, write the record, return the summary."""
+        summary = self.summary()
+        if not self._closed:
+            self._closed = True
+            self._listener.close()
+            if self._recorder is not None:
+                try:
+                    self._recorder.close(summary)
+                except OSError:
+                    log.exception("could not write the call record")  # logged; the call is unaffected
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        s = self.policy.summary()
+        return {"event": "summary", "outcome": s.outcome, "branch": s.branch, "turns": s.turns,
+                "reason": s.reason, "answers": s.answers, "duration_s": round(s.duration_s, 3),
+                "latency_ms": [round(x) for x in self.latencies_ms]}
+
+    # ----- internals ---------------------------------------------------------------------------
+    def _s(self) -> float:
+        return self._clock() / 1000
+
+    def _emit(self, event: dict[str, Any], t_ms: float | None = None) -> None:
+        stamped = {"t": round((self._clock() if t_ms is None else t_ms) / 1000, 3), **event}
+        if self._recorder is not None:
+            self._recorder.add(stamped)
+        self._emit_out(stamped)
+
+    async def _on_listener(self, events: list[CallerStarted | CallerTurn]) -> None:
+        for event in events:
+            if isinstance(event, CallerStarted):
+                await self._handle(BargeIn(event.t_ms / 1000))
+            else:
+                self._emit({"event": "caller_text", "text": event.text}, event.ended_ms)
+                self._last_turn_end = event.ended_ms
+                await self._handle(CallerSaid(self._s(), event.text))
+
+    async def _handle(self, event: Event) -> None:
+        await self._run(self.policy.handle(event))
+
+    async def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Say):
+                await self._say(action)
+            elif isinstance(action, StopSpeaking):
+                self._player.stop()
+            elif isinstance(action, AskBrain):
+                await self._ask(action.text)
+            elif isinstance(action, Transfer):
+                self._emit({"event": "transfer", "branch": action.branch, "reason": action.reason,
+                            "recent": action.recent})
+                self.ended = True
+            elif isinstance(action, Hangup):
+                self._emit({"event": "hangup", "by": "bot", "reason": action.reason})
+                self.ended = True
+            elif isinstance(action, Listen):
+                pass
+
+    async def _say(self, say: Say) -> None:
+        try:
+            audio = await self._engines.cache.audio(say.text, self._engines.tts)
+        except Exception as exc:  # noqa: BLE001 - the policy apologises, or transfers at once
+            log.exception("TTS failed")
+            await self._handle(EngineFailed(self._s(), f"tts:{type(exc).__name__}"))
+            return
+        self._player.start(say.utterance_id, audio)
+        now = self._clock()
+        if self._last_turn_end is not None:
+            self.latencies_ms.append(now - self._last_turn_end)
+            self._last_turn_end = None
+        self._emit({"event": "bot_say", "text": say.text, "audio_ms": round(1000 * audio.size / self._config.rate)}, now)
+
+    async def _ask(self, text: str) -> None:
+        reply = await self._brain.turn(self.call_id, text)  # never raises: it falls back itself
+        self._emit({"event": "nlu", "intent": reply.intent, "confidence": reply.confidence})
+        if reply.action == "answer" and reply.faq_id:
+            self._emit({"event": "answer", "faq_id": reply.faq_id})
+        await self._handle(BrainDecided(self._s(), reply))
+
+
+def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
+    """Load the configured engines (once per process)."""
+    from bot.asr.registry import make_asr
+    from bot.tts import make_tts
+    from bot.tts.recordings import RecordedPrompts
+    from bot.vad.silero import SileroVad
+
+    v = settings.voice
+    asr = make_asr(v.asr_engine, v.asr_model_dir or None)
+    tts = make_tts(v.tts_engine, v.tts_model_dir or None)
+    cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))
+    return Engines(asr=asr, tts=tts, cache=cache, vad=SileroVad, kb=kb)
+
+
+def call_config(settings: Any) -> CallConfig:
+    v, d = settings.voice, settings.dialogue
+    return CallConfig(
+        rate=v.line_rate,
+        turns=TurnConfig(end_pause_ms=v.end_pause_ms, max_turn_ms=v.max_turn_s * 1000, min_speech_ms=v.min_speech_ms),
+        policy=PolicyConfig(human_branch=d.human_branch, no_input_timeout_s=v.no_input_timeout_s,
+                            max_call_s=v.max_call_s, max_misses=d.max_misses))
+
+
+__all__ = ["CallSession", "Engines", "CallConfig", "make_engines", "call_config"]
