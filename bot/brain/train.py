@@ -7,6 +7,7 @@ the new one loaded. Conversations in progress keep their state (actions/tracker_
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -94,10 +95,12 @@ async def train(settings: Settings) -> TrainResult:
     model_dir = settings.path(settings.rasa.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     model = await run_rasa_train(settings, model_dir, settings.path("var/log/train.log"))
+    seconds = time.perf_counter() - started
     prune_models(model_dir)
-    (model_dir / ".trained").write_text(model.name + "\n")
+    # Read by `make bench` (training time) and used by make as the "model is current" stamp.
+    (model_dir / ".trained").write_text(json.dumps({"model": model.name, "seconds": round(seconds, 1)}) + "\n")
     reloaded = await reload_running_server(settings, model)
-    return TrainResult(model, problems, time.perf_counter() - started, reloaded)
+    return TrainResult(model, problems, seconds, reloaded)
 
 
 __all__ = ["TrainError", "TrainResult", "train", "latest_model", "run_rasa_train"]

@@ -205,13 +205,25 @@ def _load_prompts(path: Path, out: _Collector) -> dict[str, str]:
     return result
 
 
-def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list[Intent]:
+def _top_list(path: Path, key: str, out: _Collector) -> list | None:
+    """The file's one top-level list (`key:`), reporting a wrong shape or other top-level keys."""
     data = _load(path, out)
     if data is None:
-        return []
-    items = data.get("intents") if isinstance(data, dict) else None
+        return None
+    items = data.get(key) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        out.error(path, 1, "expected an 'intents:' list")
+        out.error(path, 1, f"expected a '{key}:' list")
+        return None
+    if isinstance(data, LineDict):
+        for other in data:
+            if other != key:
+                out.error(path, data.key_lines.get(str(other), 1), f"unknown top-level key '{other}' (only '{key}')")
+    return items
+
+
+def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list[Intent]:
+    items = _top_list(path, "intents", out)
+    if items is None:
         return []
     intents = []
     for entry in items:
@@ -240,17 +252,9 @@ def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list
 
 def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validity,
                out: _Collector) -> list[FaqEntry]:
-    data = _load(path, out)
-    if data is None:
+    items = _top_list(path, "faqs", out)
+    if items is None:
         return []
-    items = data.get("faqs") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        out.error(path, 1, "expected a 'faqs:' list")
-        return []
-    if isinstance(data, LineDict):
-        for key in data:
-            if key != "faqs":
-                out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (only 'faqs')")
     faqs = []
     for entry in items:
         if not isinstance(entry, LineDict):

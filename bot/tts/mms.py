@@ -17,7 +17,6 @@ audio) and followed by `sentence_silence_s` of silence.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -27,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from bot.tts.base import TtsCapabilities, TtsEngine, TtsError, TtsUnavailable
+from bot.tts.base import TtsCapabilities, TtsError, TtsUnavailable
 from bot.tts.texts import split_sentences
-from bot.tts.vits_onnx import WarnOnce, files_digest, join_sentences, model_dir_path, to_int16
+from bot.tts.neural import SentenceVoice, WarnOnce, files_digest, model_dir_path
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _import_torch_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
-class MmsEngine(TtsEngine):
+class MmsEngine(SentenceVoice):
     """A VitsModel + VitsTokenizer from a local directory, on the CPU."""
 
     name = "mms"
@@ -162,20 +161,7 @@ class MmsEngine(TtsEngine):
             raise TtsError(f"MMS inference failed on {len(ids)} ids: {exc}") from None
         return waveform[0].float().cpu().numpy()
 
-    def synth_blocking(self, text: str) -> np.ndarray:
-        text = text.strip()
-        if not text:
-            return np.zeros(0, dtype=np.int16)
-        sequences = self.ids(text)
-        if not sequences:
-            raise TtsError(f"nothing in {text[:60]!r} can be said by this voice (no character of it is in vocab.json)")
-        audio = join_sentences([self.infer(ids) for ids in sequences], self.sample_rate, self.sentence_silence_s)
-        return to_int16(audio, self.volume)
-
-    async def synth(self, text: str) -> np.ndarray:
-        if not text.strip():
-            return np.zeros(0, dtype=np.int16)
-        return await asyncio.to_thread(self.synth_blocking, text)
+    unsayable = "no character of it is in vocab.json"
 
     async def aclose(self) -> None:
         self._model = None

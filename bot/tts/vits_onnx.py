@@ -49,8 +49,6 @@ Characters or phonemes the voice does not know are skipped (logged once each).
 """
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 import re
@@ -58,14 +56,15 @@ import shutil
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.tts.base import TtsCapabilities, TtsEngine, TtsError, TtsUnavailable
+from bot.tts.base import TtsCapabilities, TtsError, TtsUnavailable
+from bot.tts.neural import SentenceVoice, WarnOnce, files_digest, model_dir_path
 from bot.tts.texts import split_sentences
 
 log = logging.getLogger(__name__)
@@ -77,58 +76,6 @@ OPTIONAL_INPUTS = ("sid", "langid")
 BOS, EOS, PAD = "^", "$", "_"
 
 _espeak_library_lock = threading.Lock()  # the espeak-ng library inside piper-phonemize is not thread-safe
-
-
-# ── shared by the VITS engines (also mms.py) ───────────────────────────────────────────────────
-def to_int16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
-    """Float samples in [-1, 1] → int16 (clipped; NaN/inf become silence/peaks)."""
-    audio = np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1), nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(audio * (32767.0 * volume), -32767.0, 32767.0).astype(np.int16)
-
-
-def files_digest(paths: Iterable[Path], length: int = 12) -> str:
-    """sha256 over the files' bytes: a different voice in the same directory is a different key."""
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.name.encode("utf-8") + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:length]
-
-
-def model_dir_path(model_dir: Path | str | None, engine: str, expected: str) -> Path:
-    """The directory as a Path, or TtsUnavailable saying what should be there."""
-    if model_dir is None or not str(model_dir).strip():
-        raise TtsUnavailable(f"TTS engine '{engine}' needs a model directory with {expected}; "
-                             "set voice.tts_model_dir in settings.yml (see docs/voices.md)")
-    path = Path(model_dir).expanduser()
-    if not path.is_dir():
-        raise TtsUnavailable(f"TTS model directory {path} does not exist (or is not a directory); "
-                             f"engine '{engine}' expects {expected} in it")
-    return path
-
-
-def join_sentences(pieces: Sequence[np.ndarray], sample_rate: int, silence_s: float) -> np.ndarray:
-    gap = np.zeros(max(0, round(silence_s * sample_rate)), dtype=np.float32)
-    out: list[np.ndarray] = []
-    for piece in pieces:
-        out += [np.asarray(piece, dtype=np.float32).reshape(-1), gap]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-
-class WarnOnce:
-    """Log each unknown symbol once per engine, not once per sentence."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.seen: set[str] = set()
-
-    def __call__(self, symbols: Iterable[str], voice: str) -> None:
-        new = sorted(set(symbols) - self.seen)
-        if new:
-            self.seen.update(new)
-            log.warning("%s: %s not in the voice's %s; skipped", voice, " ".join(repr(s) for s in new), self.what)
 
 
 # ── espeak-ng ──────────────────────────────────────────────────────────────────────────────────
@@ -463,7 +410,7 @@ def find_voice(model_dir: Path | str | None, layout: str = "auto", engine: str =
                          f"(the config beside {models[0].name} is missing)")
 
 
-class VitsOnnxEngine(TtsEngine):
+class VitsOnnxEngine(SentenceVoice):
     """A Piper voice or a Coqui VITS export, from a local directory, on onnxruntime (CPU)."""
 
     capabilities = TtsCapabilities(streaming=False)
@@ -563,20 +510,7 @@ class VitsOnnxEngine(TtsEngine):
             raise TtsError(f"{self.files.model.name}: inference failed on {len(ids)} ids: {exc}") from None
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
-    def synth_blocking(self, text: str) -> np.ndarray:
-        text = text.strip()
-        if not text:
-            return np.zeros(0, dtype=np.int16)
-        sequences = self.ids(text)
-        if not sequences:
-            raise TtsError(f"nothing in {text[:60]!r} can be said by this voice (no known characters or phonemes)")
-        audio = join_sentences([self.infer(ids) for ids in sequences], self.sample_rate, self.sentence_silence_s)
-        return to_int16(audio, self.volume)
-
-    async def synth(self, text: str) -> np.ndarray:
-        if not text.strip():
-            return np.zeros(0, dtype=np.int16)
-        return await asyncio.to_thread(self.synth_blocking, text)
+    unsayable = "no known characters or phonemes"
 
     async def aclose(self) -> None:
         self._session = None  # type: ignore[assignment]
