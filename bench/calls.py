@@ -110,14 +110,21 @@ async def run(settings: Settings) -> dict[str, Any]:
         async with BrainClient(brain.url, brain.token, kb, s.dialogue.human_branch, s.rasa.timeout_s) as client:
             result = {"latency": await latency(s, engines, client, files)}
             # Typical: callers speak ~4 s, then listen ~12 s to an answer. Worst: they never stop.
-            result["concurrency"] = await concurrency(s, engines, client, files, [10, 15, 20, 30, 40], gap_s=12.0)
-            result["concurrency_worst"] = await concurrency(s, engines, client, files, [3, 5, 8], gap_s=0.5)
+            result["concurrency"] = await concurrency(s, engines, client, files, [2, 4, 6, 8, 10], gap_s=12.0)
+            result["concurrency_worst"] = await concurrency(s, engines, client, files, [1, 2, 3, 5], gap_s=0.5)
     finally:
         await stop_brain(brain)
-    for key in ("concurrency", "concurrency_worst"):
-        ok = [r["calls"] for r in result[key] if r["late_share"] <= 0.001]
-        result[f"ceiling_{key}"] = max(ok) if ok else 0
     return result
+
+
+KEEPS_UP_P99_MS = 100  # one recogniser step (~55 ms) plus slack: a short jitter, not a backlog
+
+
+def ceilings(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(calls with ≤ 0.1 % late frames, calls whose p99 lateness stays ≤ KEEPS_UP_P99_MS)."""
+    strict = [r["calls"] for r in rows if r["late_share"] <= 0.001]
+    keeps_up = [r["calls"] for r in rows if r["lateness_p99_ms"] <= KEEPS_UP_P99_MS]
+    return max(strict, default=0), max(keeps_up, default=0)
 
 
 def section(r: dict[str, Any]) -> str:
@@ -139,9 +146,14 @@ def section(r: dict[str, Any]) -> str:
         for row in r[key]:
             lines.append(f"| {name} | {row['calls']} | {row['late_frames']}/{row['frames']} ({row['late_share']:.1%}) | "
                          f"{row['lateness_p99_ms']} ms | {row['rss_per_call_mb']} MB |")
-    lines += ["", f"Ceiling per gateway process (≤ 0.1 % late frames): **{r['ceiling_concurrency']} typical calls**, "
-              f"{r['ceiling_concurrency_worst']} non-stop talkers. Bottleneck: the recogniser, ~3 ms of one core per "
-              "20 ms of caller speech (RTF ≈ 0.16 in 20 ms chunks), on the event loop's single core; its native "
-              "code holds the GIL, so threads do not help. Scale with one gateway process per core "
-              "(docs/voice.md)."]
+    typical, worst = ceilings(r["concurrency"]), ceilings(r["concurrency_worst"])
+    lines += ["", f"Ceiling per gateway process: with no late frame at all (≤ 0.1 %): {typical[0]} typical calls, "
+              f"{worst[0]} non-stop talkers; keeping up (p99 lateness ≤ {KEEPS_UP_P99_MS} ms, i.e. jitter but no "
+              f"backlog): **{typical[1]} typical calls, {worst[1]} non-stop talkers** (sizes tried: "
+              f"{', '.join(str(x['calls']) for x in r['concurrency'])}). This is far below 40.", "",
+              "Bottleneck: the recogniser. vietasr runs one ~55 ms model step per ~420 ms of caller audio in the "
+              "calling thread (RTF ≈ 0.16 at 8 kHz), so each step blocks the event loop that carries every call "
+              "of the process, and a single stream already causes late frames. Next step (issue 4's gateway): "
+              "move recognition off the event loop into worker processes (one per core) and keep the event loop "
+              "for I/O and pacing; until then run one gateway process per few calls."]
     return "\n".join(lines) + "\n"
