@@ -71,12 +71,56 @@ class VoiceSettings:
 
 
 @dataclass(frozen=True)
+class GatewaySettings:
+    asr_workers: int = 0            # recognition threads; 0 = one per core
+    max_calls: int = 40             # more simultaneous calls are refused (SIP 486 Busy Here)
+    media_timeout_s: float = 30.0   # no audio or keypad from the caller this long: the line is dead
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"         # bind address; a PBX elsewhere needs 0.0.0.0 or the LAN address
+    port: int = 5060
+    tcp: bool = False               # also listen on TCP
+    public_host: str = ""           # address written into SDP/Contact; empty: `host`
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    allowed_peers: str = "127.0.0.1/32"  # comma-separated addresses/CIDRs that may send SIP
+    transfer_uri: str = "sip:{branch}@127.0.0.1:5070"  # REFER target per branch 1-6
+    max_message_bytes: int = 8192
+
+
+@dataclass(frozen=True)
+class AudioSocketSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9092
+    ami_host: str = ""              # Asterisk manager for transfers; empty: no transfer path
+    ami_port: int = 5038
+    ami_user: str = ""
+    ami_secret: str = ""
+    transfer_context: str = "hotline-branches"  # dialplan context with extensions 1-6
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    sip: SipSettings = field(default_factory=SipSettings)
+    audiosocket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     root: Path = ROOT
 
     def path(self, relative: str) -> Path:

@@ -95,5 +95,13 @@ class EngineFailed:
     what: str  # e.g. "asr", "tts", "brain", "player"
 
 
+@dataclass(frozen=True)
+class TransferFailed:
+    """The transport could not hand the call over (REFER refused, no answer, no transfer path)."""
+
+    t: float
+    why: str
+
+
 Event = Union[CallStarted, CallerSaid, BrainDecided, Dtmf, PlaybackFinished, BargeIn, Tick, CallerHungUp,
-              EngineFailed]
+              EngineFailed, TransferFailed]

@@ -18,7 +18,7 @@ from bot.content.model import BRANCH_WORDS
 from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
 from bot.dialog.emergency import EMERGENCY_PHRASES, EmergencyDetector
 from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
-                               EngineFailed, Event, PlaybackFinished, Tick)
+                               EngineFailed, Event, PlaybackFinished, Tick, TransferFailed)
 from bot.text import normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
@@ -116,6 +116,8 @@ class CallPolicy:
     # ── entry point ────────────────────────────────────────────────────────────────────────
     def handle(self, event: Event) -> list[Action]:
         s = self._s
+        if isinstance(event, TransferFailed):
+            return self._transfer_failed(event)
         if s.phase is Phase.DONE:
             return []
         s.now = max(s.now, event.t)
@@ -283,6 +285,17 @@ class CallPolicy:
         return stop + [self._say(e.t, self._prompt("system_error", branch), interruptible=False,
                                  prompt="system_error",
                                  then=Transfer(branch, f"engine_failed:{e.what}", self._recent()))]
+
+    def _transfer_failed(self, e: TransferFailed) -> list[Action]:
+        """The line could not take the call: say which number to dial, then end politely."""
+        s = self._s
+        if s.ended is None or s.ended.how != "transfer":
+            return []
+        branch = s.ended.branch
+        s.ended = None
+        s.now = max(s.now, e.t)
+        return [self._say(e.t, self._prompt("transfer_failed", branch), interruptible=False,
+                          prompt="transfer_failed", then=Hangup(f"transfer_failed:{e.why}"))]
 
     # ── rules ──────────────────────────────────────────────────────────────────────────────
     def _emergency_transfer(self, t: float) -> list[Action]:

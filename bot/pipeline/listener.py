@@ -54,6 +54,12 @@ class Listener:
             out += self._on_turn_event(event)
         return out
 
+    def feed_many(self, frames: list[tuple[AudioFrame, float]]) -> list[ListenerEvent]:
+        out: list[ListenerEvent] = []
+        for frame, t_ms in frames:
+            out += self.feed(frame, t_ms)
+        return out
+
     def flush(self, t_ms: float) -> list[ListenerEvent]:
         out: list[ListenerEvent] = []
         for event in self._turns.flush(t_ms):

@@ -10,8 +10,10 @@ raises into the transport for a caller's problem, and its record is written when
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,7 +22,7 @@ from bot.audio.frames import AudioFrame
 from bot.content.model import KnowledgeBase
 from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
 from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Dtmf, EngineFailed,
-                               Event, PlaybackFinished, Tick)
+                               Event, PlaybackFinished, Tick, TransferFailed)
 from bot.dialog.policy import CallPolicy, Phase, PolicyConfig
 from bot.pipeline.listener import CallerStarted, CallerTurn, Listener
 from bot.pipeline.player import Player
@@ -60,7 +62,10 @@ Emit = Callable[[dict[str, Any]], None]
 
 class CallSession:
     def __init__(self, call_id: str, engines: Engines, brain: Brain, config: CallConfig,
-                 clock: Callable[[], float], emit: Emit, recorder: CallRecorder | None = None) -> None:
+                 clock: Callable[[], float], emit: Emit, recorder: CallRecorder | None = None,
+                 executor: Executor | None = None) -> None:
+        """`executor`: where recognition runs (a gateway's worker threads: the recogniser releases
+        the GIL, so the event loop stays free for 20 ms pacing). None: inline, as the simulator."""
         self.call_id = call_id
         self._engines = engines
         self._brain = brain
@@ -73,6 +78,9 @@ class CallSession:
                                  **({"emergency_text": emergency.response} if emergency else {}))
         self._player = Player(config.rate)
         self._listener = Listener(engines.vad(), engines.asr.stream(), config.turns)
+        self._executor = executor
+        self._listening = asyncio.Lock()  # one listener step at a time, in frame order
+        self.transfer: dict[str, Any] | None = None  # set when the policy hands the call over
         self._last_turn_end: float | None = None
         self.latencies_ms: list[float] = []  # caller's end of speech -> first frame of the reply
         self.ended = False
@@ -93,14 +101,25 @@ class CallSession:
         await self._handle(CallStarted(self._s()))
 
     async def audio_in(self, frame: AudioFrame, t_ms: float) -> None:
-        if self.ended:
+        await self.audio_in_many([(frame, t_ms)])
+
+    async def audio_in_many(self, frames: list[tuple[AudioFrame, float]]) -> None:
+        """Caller frames in order (a transport that fell behind hands over its backlog at once)."""
+        if self.ended or not frames:
             return
-        try:
-            events = self._listener.feed(frame, t_ms)
-        except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
-            log.exception("ASR/VAD failed")
-            await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
-            return
+        async with self._listening:
+            if self._closed:
+                return
+            try:
+                if self._executor is None:
+                    events = self._listener.feed_many(frames)
+                else:
+                    loop = asyncio.get_running_loop()
+                    events = await loop.run_in_executor(self._executor, self._listener.feed_many, frames)
+            except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
+                log.exception("ASR/VAD failed")
+                await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
+                return
         await self._on_listener(events)
 
     async def dtmf(self, digits: str, t_ms: float) -> None:
@@ -114,14 +133,29 @@ class CallSession:
     async def caller_hung_up(self, t_ms: float) -> None:
         if self.ended:
             return
-        try:
-            await self._on_listener(self._listener.flush(t_ms))
-        except Exception:  # noqa: BLE001
-            log.exception("ASR flush failed")
+        async with self._listening:
+            try:
+                if self._closed:
+                    events = []
+                elif self._executor is None:
+                    events = self._listener.flush(t_ms)
+                else:
+                    events = await asyncio.get_running_loop().run_in_executor(self._executor, self._listener.flush, t_ms)
+            except Exception:  # noqa: BLE001
+                log.exception("ASR flush failed")
+                events = []
+        await self._on_listener(events)
         self._emit({"event": "hangup", "by": "caller", "reason": "caller_hung_up"}, t_ms)
         self.policy.handle(CallerHungUp(t_ms / 1000))
         self.ended = True
         self._player.stop()
+
+    async def transfer_failed(self, why: str, t_ms: float) -> None:
+        """The transport could not hand the call over: the caller hears which number to dial."""
+        self._emit({"event": "transfer_failed", "why": why}, t_ms)
+        self.ended = False
+        self.transfer = None
+        await self._handle(TransferFailed(t_ms / 1000, why))
 
     async def audio_out(self, t_ms: float) -> AudioFrame | None:
         """The next 20 ms of the bot's voice (None: silence)."""
@@ -130,8 +164,14 @@ class CallSession:
             await self._handle(PlaybackFinished(t_ms / 1000 + 0.02, finished))
         return frame
 
+    async def aclose(self) -> dict[str, Any]:
+        """`close` once no recognition step is running (a worker thread may still hold the stream)."""
+        async with self._listening:
+            return self.close()
+
     def close(self) -> dict[str, Any]:
-        """End of the call: free the recogniser, write the record, return the summary."""
+        """End of the call: free the recogniser, write the record, return the summary.
+        With an executor, use `aclose`."""
         summary = self.summary()
         if not self._closed:
             self._closed = True
@@ -180,8 +220,8 @@ class CallSession:
             elif isinstance(action, AskBrain):
                 await self._ask(action.text)
             elif isinstance(action, Transfer):
-                self._emit({"event": "transfer", "branch": action.branch, "reason": action.reason,
-                            "recent": action.recent})
+                self.transfer = {"branch": action.branch, "reason": action.reason, "recent": action.recent}
+                self._emit({"event": "transfer", **self.transfer})
                 self.ended = True
             elif isinstance(action, Hangup):
                 self._emit({"event": "hangup", "by": "bot", "reason": action.reason})

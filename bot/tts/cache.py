@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from bot.tts.texts import canonical, split_sentences
 __all__ = ["DEFAULT_DIR", "PromptCache", "RenderStats", "Segment", "recording_status"]
 
 DEFAULT_DIR = ROOT / "var/prompts"
+MEMORY_LIMIT_BYTES = 64 * 2**20  # ~70 min of 8 kHz audio: every prompt and answer, several voices
 
 Progress = Callable[[int, int, str], None]  # (done, total, text just finished)
 
@@ -66,6 +68,11 @@ class PromptCache:
         self.voice_key = voice_key
         self.sample_rate = sample_rate
         self.recordings = recordings
+        # Decoded files, newest last: answering reads no disk (files never change: a new text or
+        # voice is a new file name). Bounded, so a long-running gateway stays flat.
+        self._memory: OrderedDict[Path, np.ndarray] = OrderedDict()
+        self._memory_bytes = 0
+        self.memory_limit_bytes = MEMORY_LIMIT_BYTES
 
     @classmethod
     def for_engine(cls, engine: TtsEngine, directory: Path | str = DEFAULT_DIR,
@@ -176,7 +183,18 @@ class PromptCache:
     def _load(self, seg: Segment) -> np.ndarray:
         if seg.recording is not None and self.recordings is not None:
             return self.recordings.audio(seg.recording, self.sample_rate)
-        return read_audio(seg.path, self.sample_rate)[0]
+        hit = self._memory.get(seg.path)
+        if hit is not None:
+            self._memory.move_to_end(seg.path)
+            return hit
+        pcm = read_audio(seg.path, self.sample_rate)[0]
+        pcm.setflags(write=False)  # shared by every call that plays it
+        self._memory[seg.path] = pcm
+        self._memory_bytes += pcm.nbytes
+        while self._memory_bytes > self.memory_limit_bytes and len(self._memory) > 1:
+            _, old = self._memory.popitem(last=False)
+            self._memory_bytes -= old.nbytes
+        return pcm
 
     def _join(self, pieces: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)

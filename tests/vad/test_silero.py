@@ -66,3 +66,17 @@ def test_vad_and_turn_detector_find_the_one_utterance():
     assert 1000 <= ended.started_ms < 1000 + speech_ms / 2
     # The turn covers the recording's speech without swallowing all of the padding.
     assert 0.6 * speech_ms < ended.audio.duration_ms < speech_ms + 900
+
+
+def test_a_silent_line_skips_the_model_but_quiet_speech_does_not():
+    vad = SileroVad()
+    calls = []
+    real = vad._model.process_samples
+    vad._model.process_samples = lambda window: calls.append(1) or real(window)
+    silent = AudioFrame.from_samples(np.zeros(160, np.int16), 8000)
+    assert all(vad.is_speech(silent) == 0.0 for _ in range(50))
+    assert calls == []  # a silent line costs no model time
+    faint = AudioFrame.from_samples((np.random.default_rng(0).normal(0, 60, 160)).astype(np.int16), 8000)  # ~-55 dBFS
+    for _ in range(10):
+        vad.is_speech(faint)
+    assert calls  # faint sound (a word's onset, line noise) still reaches the model

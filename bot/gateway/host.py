@@ -1,0 +1,255 @@
+"""The live side of calls: what every transport (SIP, AudioSocket, browser) plugs into.
+
+A transport only moves audio frames, keypad digits and hang-ups. For each call it implements a
+`CallPeer` (send a 20 ms frame, hand the call over to a branch, hang up) and feeds a `LiveCall`
+with what arrives. `LiveCall.run()` does the rest: the call's `CallSession`, recognition in the
+host's worker threads (the recogniser releases the GIL, so the event loop stays free to pace
+audio), outgoing audio paced on a 20 ms grid by deadline (no drift), ticks, the transfer, the
+record. A call never raises into its transport, and one call's failure never touches another.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.audio.frames import AudioFrame
+from bot.config import Settings
+from bot.pipeline.records import CallRecorder, mask_phone
+from bot.pipeline.session import Brain, CallConfig, CallSession, Engines
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 0.02
+TICK_S = 0.1
+
+
+class CallPeer(Protocol):
+    """The transport's half of one call. Called from the event loop; must not block."""
+
+    async def send_audio(self, frame: AudioFrame | None) -> None:
+        """The next 20 ms of the bot's voice at the line rate (None: the bot is silent; send
+        silence or nothing, as the wire format prefers)."""
+
+    async def transfer(self, branch: int) -> str | None:
+        """Hand the call over to `branch` (1-6) after the announcement has finished playing.
+        Return None once the call is handed over (the transport then ends its leg), or a short
+        reason why not (refused, timeout, no transfer path): the bot then tells the caller which
+        number to dial and hangs up."""
+
+    async def hangup(self, reason: str) -> None:
+        """The bot ends the call (goodbye, no input, failed transfer)."""
+
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class HostStats:
+    calls_started: int = 0
+    calls_refused: int = 0
+    late_frames: int = 0      # outgoing frames sent after their 20 ms slot ended
+    frames_sent: int = 0
+    lateness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
+class CallHost:
+    """Engines, brain client, worker threads and the calls of one gateway process."""
+
+    def __init__(self, settings: Settings, engines: Engines, brain: Brain, config: CallConfig) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.brain = brain
+        self.config = config
+        workers = settings.gateway.asr_workers or os.cpu_count() or 1
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
+        self.calls: dict[str, LiveCall] = {}
+        self.stats = HostStats()
+        self.listeners: list[Listener] = []  # every call's events (the web page, metrics)
+
+    @property
+    def full(self) -> bool:
+        return len(self.calls) >= self.settings.gateway.max_calls
+
+    def open_call(self, peer: CallPeer, caller: str = "", call_id: str | None = None,
+                  on_event: Listener | None = None) -> LiveCall:
+        """A new call (the transport then awaits `run()`). Check `full` first to refuse politely."""
+        call_id = call_id or uuid.uuid4().hex[:16]
+        call = LiveCall(self, call_id, peer, caller, on_event)
+        self.calls[call_id] = call
+        self.stats.calls_started += 1
+        log.info("call %s from %s", call_id, mask_phone(caller) if caller else "unknown")
+        return call
+
+    def _forget(self, call: LiveCall) -> None:
+        self.calls.pop(call.call_id, None)
+
+    async def aclose(self) -> None:
+        """Hang up nothing: wait for running calls to end is the transport's job; free threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class LiveCall:
+    """One call in real time. Feed it from the transport; `run()` until the call is over."""
+
+    def __init__(self, host: CallHost, call_id: str, peer: CallPeer, caller: str,
+                 on_event: Listener | None) -> None:
+        self.host = host
+        self.call_id = call_id
+        self.peer = peer
+        self.caller = caller
+        self._on_event = on_event
+        self._inbox: deque[tuple[str, Any, float]] = deque()
+        self._arrived = asyncio.Event()
+        self._t0: float | None = None
+        self._last_input: float = 0.0
+        self._hung_up = False
+        self.summary: dict[str, Any] | None = None
+        self.events: list[dict[str, Any]] = []  # this call's events, for transports and tests
+
+    # ----- from the transport (never blocks) -----------------------------------------------------
+    def audio(self, frame: AudioFrame) -> None:
+        self._put("audio", frame)
+
+    def dtmf(self, digit: str) -> None:
+        self._put("dtmf", digit)
+
+    def hung_up(self) -> None:
+        """The caller hung up or the line died (BYE, socket closed, media timeout)."""
+        self._put("hangup", None)
+
+    def _put(self, kind: str, value: Any) -> None:
+        if self._hung_up:
+            return
+        if kind == "hangup":
+            self._hung_up = True
+        if self._t0 is not None:
+            self._last_input = asyncio.get_running_loop().time()
+        self._inbox.append((kind, value, self._now_ms()))
+        self._arrived.set()
+
+    # ----- the call ------------------------------------------------------------------------------
+    def _now_ms(self) -> float:
+        loop = asyncio.get_running_loop()
+        return 0.0 if self._t0 is None else (loop.time() - self._t0) * 1000
+
+    async def run(self) -> dict[str, Any]:
+        """The whole call; returns its summary. Never raises for a caller's or engine's problem."""
+        loop = asyncio.get_running_loop()
+        self._t0 = loop.time()
+        self._last_input = self._t0
+        host = self.host
+        privacy = host.settings.privacy
+        recorder = CallRecorder(host.settings.path(privacy.records_dir), self.call_id, self.caller,
+                                keep_transcripts=privacy.keep_transcripts)
+        session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, self._emit,
+                              recorder, executor=host.executor)
+        self.session = session
+        listen = loop.create_task(self._listen(session), name=f"listen-{self.call_id}")
+        try:
+            await session.start()
+            await self._speak_until_done(session)
+            if session.transfer is not None and not self._hung_up:
+                why = await self._transfer(session.transfer["branch"])
+                if why is not None:
+                    await session.transfer_failed(why, self._now_ms())
+                    await self._speak_until_done(session)
+                    await self._hangup(session)
+            elif not self._hung_up:
+                await self._hangup(session)
+        except Exception:  # noqa: BLE001 - this call ends; the process and other calls go on
+            log.exception("call %s failed", self.call_id)
+            try:
+                await self.peer.hangup("error")
+            except Exception:  # noqa: BLE001
+                log.exception("call %s: hangup failed", self.call_id)
+        finally:
+            listen.cancel()
+            try:
+                await listen
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            self.summary = await session.aclose()  # the record is written here, whatever happened
+            host._forget(self)
+            self._emit_raw({"event": "call_ended", **self.summary})
+        return self.summary
+
+    async def _speak_until_done(self, session: CallSession) -> None:
+        """Pace the bot's audio on a 20 ms grid until the call is over (by either side)."""
+        loop = asyncio.get_running_loop()
+        stats = self.host.stats
+        timeout_s = self.host.settings.gateway.media_timeout_s
+        slot = loop.time()
+        next_tick = slot + TICK_S
+        while not session.done and not (self._hung_up and session.ended):
+            slot += FRAME_S
+            delay = slot - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)  # behind: catch up, but let other calls run
+            now = loop.time()
+            late_ms = (now - slot) * 1000 - FRAME_S * 1000
+            if late_ms > 0:
+                stats.late_frames += 1
+            stats.frames_sent += 1
+            stats.lateness_ms.append(late_ms)
+            if late_ms > 200:  # hopelessly behind (machine overloaded): skip, don't burst
+                slot = now
+            frame = await session.audio_out(self._now_ms())
+            await self.peer.send_audio(frame)
+            if now >= next_tick:
+                next_tick += TICK_S
+                await session.tick(self._now_ms())
+            if not self._hung_up and timeout_s > 0 and now - self._last_input > timeout_s:
+                log.info("call %s: no media for %.0f s, ending", self.call_id, timeout_s)
+                self.hung_up()
+
+    async def _listen(self, session: CallSession) -> None:
+        """Caller input in arrival order; audio is handed to recognition in batches."""
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._inbox:
+                batch: list[tuple[AudioFrame, float]] = []
+                while self._inbox and self._inbox[0][0] == "audio":
+                    _, frame, t = self._inbox.popleft()
+                    batch.append((frame, t))
+                if batch:
+                    await session.audio_in_many(batch)
+                    continue
+                kind, value, t = self._inbox.popleft()
+                if kind == "dtmf":
+                    await session.dtmf(value, t)
+                elif kind == "hangup":
+                    await session.caller_hung_up(t)
+                    return
+
+    async def _transfer(self, branch: int) -> str | None:
+        try:
+            return await self.peer.transfer(branch)
+        except Exception as exc:  # noqa: BLE001 - a failed transfer is told to the caller
+            log.exception("call %s: transfer to %s failed", self.call_id, branch)
+            return f"error:{type(exc).__name__}"
+
+    async def _hangup(self, session: CallSession) -> None:
+        reason = session.summary().get("reason") or "bye"
+        await self.peer.hangup(str(reason))
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self._emit_raw(event)
+
+    def _emit_raw(self, event: dict[str, Any]) -> None:
+        event = {"call_id": self.call_id, **event}
+        self.events.append(event)
+        for listener in ([self._on_event] if self._on_event else []) + self.host.listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a broken observer must not break the call
+                log.exception("event listener failed")

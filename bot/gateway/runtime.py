@@ -1,0 +1,42 @@
+"""Bring a gateway up: knowledge base, engines, rendered prompts, the brain, the `CallHost`."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.brain.client import BrainClient
+from bot.brain.servers import running_brain
+from bot.config import Settings
+from bot.content.load import load_knowledge_base
+from bot.gateway.host import CallHost
+from bot.pipeline.session import call_config, make_engines
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(RuntimeError):
+    """The gateway cannot start (broken content, no model, ...): a message for the operator."""
+
+
+@asynccontextmanager
+async def gateway_host(settings: Settings, render: bool = True) -> AsyncIterator[CallHost]:
+    """A ready `CallHost`: Rasa and its action server started (or reused), every prompt cached."""
+    kb, problems = load_knowledge_base(settings.path(settings.content.dir))
+    if kb is None:
+        raise GatewayError("the content in data/faq/ has errors; run `bot validate`")
+    engines = make_engines(settings, kb)
+    if render:
+        from bot.tts.render import render_prompts
+
+        stats = await render_prompts(kb, engines.tts, engines.cache, progress=False)
+        if stats.rendered:
+            log.info("rendered %d prompts", stats.rendered)
+    async with running_brain(settings) as brain:
+        async with BrainClient(brain.url, brain.token, kb, settings.dialogue.human_branch,
+                               settings.rasa.timeout_s) as client:
+            host = CallHost(settings, engines, client, call_config(settings))
+            try:
+                yield host
+            finally:
+                await host.aclose()

@@ -1,0 +1,96 @@
+"""Live calls in real time through `CallHost`, as a transport drives them: several calls at once
+on the real engines (recognition in worker threads), a stand-in peer and a keyword brain."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bot.gateway.host import CallHost
+from bot.gateway.loopback import CallerLine, RecordingPeer
+from bot.pipeline.session import call_config
+from bot.pipeline.simulate import caller_audio
+from tests.conftest import needs_speech
+from tests.pipeline.conftest import speech
+from tests.pipeline.test_call_flow import ANSWER, KeywordBrain
+
+pytestmark = needs_speech
+
+
+async def wait_for(call, kind: str, timeout_s: float = 30.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        found = [e for e in call.events if e["event"] == kind]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} event within {timeout_s} s: {[e['event'] for e in call.events]}")
+
+
+async def test_four_calls_at_once_answer_transfer_refused_transfer_and_dead_line(engines, settings, tmp_path):
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")}, gateway={"media_timeout_s": 2.0})
+    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    answered, refused, handed_over, dead = RecordingPeer(), RecordingPeer("refused"), RecordingPeer(), RecordingPeer()
+    calls = [host.open_call(answered, "0912345678"), host.open_call(refused, "0987654321"),
+             host.open_call(handed_over), host.open_call(dead)]
+    runs = [asyncio.create_task(c.run()) for c in calls]
+    lines = [CallerLine(c) for c in calls[:3]]  # the fourth line is dead: not a single packet
+    try:
+        await asyncio.sleep(0.5)
+        # Callers B and C press keys: 0 = human (transfer refused), 3 = doctors (handed over).
+        calls[1].dtmf("0")
+        calls[2].dtmf("3")
+        # Caller A barges into the greeting with a question, hears the answer start, hangs up.
+        await lines[0].say(caller_audio(speech("vieneu/ly_female_north.wav"), 8000))
+        await wait_for(calls[0], "answer")
+        await asyncio.sleep(1.0)
+        assert answered.voiced_ms() > 0
+        lines[0].hang_up()
+        summaries = await asyncio.wait_for(asyncio.gather(*runs), 90)
+    finally:
+        for r in runs:
+            r.cancel()
+        for line in lines:
+            line.hang_up()
+        await host.aclose()
+
+    by_call = {c.call_id: c for c in calls}
+    assert summaries[0]["outcome"] == "answered" and summaries[0]["answers"] == [ANSWER.id]
+    assert any(e["event"] == "caller_text" for e in calls[0].events)
+    assert answered.transfers == [] and answered.hangups == []  # the caller hung up, not the bot
+
+    assert refused.transfers == [5]  # the announcement played, then the transport was asked
+    texts = [e["text"] for e in calls[1].events if e["event"] == "bot_say"]
+    assert any("không hai bốn một không hai hai" in t for t in texts)  # tells the number to dial
+    assert refused.hangups == ["transfer_failed:refused"]
+
+    assert handed_over.transfers == [3] and handed_over.hangups == []
+    assert summaries[2]["outcome"] == "transferred" and summaries[2]["branch"] == 3
+
+    assert summaries[3]["outcome"] == "abandoned"  # no audio at all: ended by the media timeout
+    assert host.calls == {}
+
+    # Every call left one record, with the caller's number masked.
+    records = [json.loads(line) for line in (tmp_path / "records").glob("*.jsonl").__next__().read_text().splitlines()]
+    assert sorted(r["call_id"] for r in records) == sorted(by_call)
+    assert {r["caller"] for r in records} >= {"091****678", "098****321"}
+    assert "0912345678" not in json.dumps(records)
+
+
+async def test_outgoing_audio_keeps_its_20_ms_pace_while_others_are_recognised(engines, settings, tmp_path):
+    """Two callers talk non-stop while a third listens to the greeting: its frames keep coming."""
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")})
+    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    talkers, listener = [RecordingPeer(), RecordingPeer()], RecordingPeer()
+    calls = [host.open_call(p) for p in [*talkers, listener]]
+    runs = [asyncio.create_task(c.run()) for c in calls]
+    lines = [CallerLine(c) for c in calls]
+    audio = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)
+    await asyncio.gather(*(line.say(audio) for line in lines[:2]))
+    for line in lines:
+        line.hang_up()
+    await asyncio.wait_for(asyncio.gather(*runs), 30)
+    await host.aclose()
+    seconds = audio.size / 8000
+    # ~50 frames per second reached the listener's transport (greeting audio, then silence slots).
+    assert len(listener.frames) >= 0.9 * 50 * seconds
+    assert listener.voiced_ms() > 0.9 * 1000 * seconds  # the greeting is longer than the recording
