@@ -84,7 +84,9 @@ lock-rasa:
 
 lock-gateway:
 	@tmp=$$(mktemp -d) && py=$$(scripts/find-python.sh 3.11) && $$py -m venv $$tmp && \
-	  $$tmp/bin/pip install -q -r requirements/gateway.in && \
+	  grep -v '^silero-vad' requirements/gateway.in > $$tmp/in.txt && \
+	  $$tmp/bin/pip install -q -r $$tmp/in.txt && \
+	  $$tmp/bin/pip install -q --no-deps $$(grep '^silero-vad' requirements/gateway.in | cut -d' ' -f1) && \
 	  { echo "# Exact pins of the gateway/CLI environment (Python 3.11). Generated from gateway.in by pip freeze."; $$tmp/bin/pip freeze; } > requirements/gateway.lock
 
 clean:

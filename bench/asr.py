@@ -155,10 +155,10 @@ def concurrency_trial(engine: AsrEngine, frames: list[np.ndarray], n: int, secon
     inference steps do not all fall in the same round. Lag is computed on a virtual clock: round k
     is due when its audio is complete, at (k+1)·20 ms; it starts when due or when round k-1 ends.
     """
-    from bot.vad.silero import SileroVad
+    from bot.vad.silero_onnx import SileroOnnxVad
 
     streams = [engine.stream() for _ in range(n)]
-    vads = [SileroVad() for _ in range(n)] if with_vad else []
+    vads = [SileroOnnxVad() for _ in range(n)] if with_vad else []
     offsets = [(i * len(frames)) // n for i in range(n)]
     rounds = int(seconds * 50)
     durations, vad_time = [], 0.0

