@@ -18,7 +18,8 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 help:
 	@echo "make install   set up system packages and both Python environments"
-	@echo "make run       start Rasa + action server and a typed conversation (embedded defaults)"
+	@echo "make run       answer calls: Rasa, SIP 127.0.0.1:5060, AudioSocket :9092, web page :8080 (Ctrl-C stops)"
+	@echo "make chat      a typed conversation with the bot"
 	@echo "make test      run all tests (trains the model first if needed)"
 	@echo "make validate  check the editors' FAQ YAML in data/faq/"
 	@echo "make train     validate, build and train; a running bot picks the new model up"
@@ -64,9 +65,10 @@ models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) ru
 	@$(BOT) train
 
 run: models/.trained
-	@$(BOT) chat
+	@$(BOT) run
 
-chat: run
+chat: models/.trained
+	@$(BOT) chat
 
 test: models/.trained
 	@$(PYTEST) -q tests

@@ -1,4 +1,4 @@
-"""`bot`: the command line of branch 7 (validate, build, train, ask, chat, serve)."""
+"""`bot`: the command line of branch 7 (run, validate, build, train, ask, chat, serve, call, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -183,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
     sub.add_parser("chat", help="a typed conversation with the bot").set_defaults(func=cmd_chat)
     sub.add_parser("serve", help="run Rasa and the action server until Ctrl-C").set_defaults(func=cmd_serve)
-    from bot import cli_call, cli_prompts, cli_transcribe
+    from bot import cli_call, cli_prompts, cli_run, cli_transcribe
 
+    cli_run.add_parser(sub)
     cli_prompts.add_parser(sub)
     cli_call.add_parser(sub)
     cli_transcribe.add_parser(sub)
@@ -203,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(settings, args)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback for users
         from bot.brain.servers import BrainStartError
+        from bot.gateway.runtime import GatewayError
 
-        if isinstance(exc, BrainStartError):
+        if isinstance(exc, (BrainStartError, GatewayError)):
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise

@@ -151,9 +151,12 @@ class LiveCall:
         session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, self._emit,
                               recorder, executor=host.executor)
         self.session = session
-        listen = loop.create_task(self._listen(session), name=f"listen-{self.call_id}")
+        listen: asyncio.Task | None = None
         try:
             await session.start()
+            # Only now: input that arrived while the greeting was being prepared (a key pressed
+            # at once) waits in the inbox instead of reaching a policy that has not answered yet.
+            listen = loop.create_task(self._listen(session), name=f"listen-{self.call_id}")
             await self._speak_until_done(session)
             if session.transfer is not None and not self._hung_up:
                 why = await self._transfer(session.transfer["branch"])
@@ -170,11 +173,12 @@ class LiveCall:
             except Exception:  # noqa: BLE001
                 log.exception("call %s: hangup failed", self.call_id)
         finally:
-            listen.cancel()
-            try:
-                await listen
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+            if listen is not None:
+                listen.cancel()
+                try:
+                    await listen
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
             self.summary = await session.aclose()  # the record is written here, whatever happened
             host._forget(self)
             self._emit_raw({**self.summary, "event": "call_ended"})

@@ -94,3 +94,25 @@ async def test_outgoing_audio_keeps_its_20_ms_pace_while_others_are_recognised(e
     # ~50 frames per second reached the listener's transport (greeting audio, then silence slots).
     assert len(listener.frames) >= 0.9 * 50 * seconds
     assert listener.voiced_ms() > 0.9 * 1000 * seconds  # the greeting is longer than the recording
+
+
+async def test_a_key_pressed_before_the_greeting_is_ready_is_not_lost(engines, settings, tmp_path):
+    """The greeting is synthesised live (empty cache): a key pressed at once still counts."""
+    import dataclasses
+
+    from bot.tts.cache import PromptCache
+
+    cold = dataclasses.replace(engines, cache=PromptCache.for_engine(engines.tts, tmp_path / "cold"))
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")})
+    host = CallHost(s, cold, KeywordBrain(), call_config(s))
+    peer = RecordingPeer()
+    call = host.open_call(peer)
+    call.dtmf("4")  # before the call has even started
+    run = asyncio.create_task(call.run())
+    line = CallerLine(call)
+    try:
+        summary = await asyncio.wait_for(run, 60)
+    finally:
+        line.hang_up()
+        await host.aclose()
+    assert peer.transfers == [4] and summary["outcome"] == "transferred"

@@ -1,0 +1,48 @@
+"""A gateway with the browser transport on a free port (18080-18099), real engines, keyword brain."""
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from bot.gateway.host import CallHost
+from bot.pipeline.session import call_config
+from bot.transports.web import WebServer, start_web
+from tests.pipeline.test_call_flow import KeywordBrain
+
+
+def free_port() -> int:
+    for port in range(18080, 18100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port in 18080-18099")
+
+
+@dataclass
+class Gateway:
+    host: CallHost
+    server: WebServer
+    brain: KeywordBrain
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.address.replace("http://", "ws://") + "/ws"
+
+
+@pytest.fixture
+async def gateway(engines, settings, tmp_path) -> AsyncIterator[Gateway]:
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")}, web={"port": free_port()})
+    brain = KeywordBrain()
+    host = CallHost(s, engines, brain, call_config(s))
+    server = await start_web(host, s)
+    try:
+        yield Gateway(host, server, brain)
+    finally:
+        await server.close()
+        await host.aclose()
