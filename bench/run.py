@@ -53,19 +53,21 @@ def brain_section(r: dict) -> str:
         "",
         f"Thresholds that maximise dev accuracy (grid search, raw NLU): {r['thresholds_on_dev']}.",
         "",
-        "Wrong test answers (first 25):",
+        # Dev mistakes only: printing the test split's mistakes would invite writing training data
+        # against them, and the test split would stop measuring anything.
+        "Wrong dev answers (first 25; the test split's mistakes stay in bench/results/brain.json):",
         "",
         "| label | variant | text | got |",
         "|---|---|---|---|",
     ]
-    for e in t["errors"][:25]:
+    for e in d["errors"][:25]:
         got = e["got"]
         lines.append(f"| {e['label']} | {e['variant']} | {e['text']} | {got['action']} {got['intent']} "
                      f"{got['faq_id'] or ''} {got['branch'] or ''} |")
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "calls", "asr")
+SECTIONS = ("brain", "calls", "asr", "sip")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -77,6 +79,11 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = asyncio.run(calls.run(settings))
         return result, calls.section(result)
+    if name == "sip":
+        from bench import sip
+
+        result = asyncio.run(sip.run(settings))
+        return result, sip.section(result)
     from bench import asr
 
     result = asr.run()

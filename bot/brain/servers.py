@@ -40,6 +40,18 @@ class RunningBrain:
     owned: bool  # False: we found a server already running and must not stop it
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the process that started us dies, even by
+    SIGKILL, so Rasa never outlives the bot (Linux prctl PR_SET_PDEATHSIG; elsewhere a no-op).
+    The children run in their own session so a Ctrl-C reaches only the bot, which stops them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def rasa_bin(settings: Settings, name: str) -> Path:
     return settings.path(".venv-rasa/bin") / name
 
@@ -118,14 +130,14 @@ async def start_brain(settings: Settings) -> RunningBrain:
         str(rasa_bin(settings, "python")), "-m", "rasa_sdk", "--actions", "actions.actions",
         "-p", str(r.actions_port), "--quiet",
         cwd=settings.root, env=env, stdout=actions_log, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_die_with_parent)
     server = await asyncio.create_subprocess_exec(
         str(rasa_bin(settings, "rasa")), "run", "--enable-api", f"--auth-token={token}",
         "-i", r.host, "-p", str(r.port), "--model", str(settings.path(r.model_dir)),
         "--endpoints", str(endpoints), "--credentials", str(settings.root / "credentials.yml"),
         "--quiet",
         cwd=settings.root, env=env, stdout=rasa_log, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_die_with_parent)
     actions_log.close()  # the children hold their own descriptors
     rasa_log.close()
     brain = RunningBrain(url, token, [actions, server], owned=True)
