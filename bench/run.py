@@ -45,7 +45,8 @@ def brain_section(r: dict) -> str:
         "|---|---|",
         f"| parse latency per turn, BrainClient → brain channel → actions (n={r['latency_ms']['n']}) | "
         f"p50 {r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms, max {r['latency_ms']['max']} ms |",
-        f"| training time (`rasa train`, full data) | {r.get('training_s', 'not measured')} s |",
+        f"| training time, last `bot train` (Rasa reuses unchanged components: a change to answers or "
+        f"thresholds takes seconds, new examples retrain DIET and the selector) | {r.get('training_s', 'not measured')} s |",
         f"| cold start (both servers until the model answers) | {r['cold_start_s']} s |",
         f"| model swap on a running server, 3 times (`bot train` → /webhooks/brain/model) | {r['model_swap_s']} s |",
         f"| RSS: Rasa server / after 3 swaps / action server | {r['rss_mb']['rasa_server']} / "
