@@ -1,0 +1,357 @@
+"""SIP benchmark: simultaneous calls over real SIP/RTP against `bot run`, measured on the wire.
+
+The gateway runs as in production (`bot run --no-audiosocket --no-web`: real engines, prompt
+cache, the real Rasa brain) in its own process; the callers run in another (bench/sip_caller.py).
+Per size: packet lateness against each call's 20 ms grid (kernel receive timestamps), lost and
+out-of-order packets, end of the caller's recording -> first audible bot packet, and the CPU and
+memory of the gateway process (and of Rasa + actions) while the calls run.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.brain import percentile, rss_mb
+from bench.calls import MAX_LATE_20_SHARE, MAX_REPLY_P95_MS, recordings
+from bot.config import Settings
+
+SIP_PORT, CALLER_PORT = 15260, 15261
+ENV = {"BOT_SIP_PORT": str(SIP_PORT), "BOT_RASA_PORT": "5805", "BOT_RASA_ACTIONS_PORT": "5855",
+       "BOT_SIP_RTP_PORT_MIN": "24000", "BOT_SIP_RTP_PORT_MAX": "24999", "BOT_GATEWAY_MAX_CALLS": "200"}
+SIZES = [10, 20, 30, 40, 50]
+SECONDS = 40.0
+CYCLE_S = 16.0          # a typical caller speaks ~4 s, then listens ~12 s
+BUDGET_S = 450.0        # the whole section, gateway start included
+READY = "Branch 7 is answering"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ----- /proc ---------------------------------------------------------------------------------------
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def rss(pid: int) -> float:
+    try:
+        return rss_mb(pid)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far."""
+    values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(values[:8]) / TICK
+    idle = (values[3] + values[4]) / TICK
+    return total - idle, total
+
+
+class Sample:
+    def __init__(self, gateway: int, brain: list[int]) -> None:
+        self.t = time.monotonic()
+        self.gateway = cpu_s(gateway)
+        self.brain = sum(cpu_s(p) for p in brain)
+        self.busy, self.total = machine_busy()
+
+
+# ----- the gateway -------------------------------------------------------------------------------
+
+class Gateway:
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings, self.log = settings, log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+        self._drain: asyncio.Task | None = None
+
+    async def start(self, timeout_s: float = 300.0) -> None:
+        exe = Path(sys.executable).with_name("bot")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli"]
+        env = {**os.environ, **ENV, "BOT_PRIVACY_RECORDS_DIR": str(self.log.parent / "records")}
+        with open(self.log, "ab") as err:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd, "run", "--no-audiosocket", "--no-web", cwd=self.settings.root, env=env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=err)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), max(1.0, deadline - time.monotonic()))
+            if not line:
+                await self.proc.wait()
+                raise RuntimeError(f"`bot run` exited {self.proc.returncode}: "
+                                   + " | ".join((self.lines + self.log.read_text(errors="replace").splitlines())[-6:]))
+            self.lines.append(line.decode(errors="replace").rstrip())
+            if READY in self.lines[-1]:
+                break
+        self._drain = asyncio.create_task(self._keep_reading())
+
+    async def _keep_reading(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines = (self.lines + [line.decode(errors="replace").rstrip()])[-50:]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 60)
+        except TimeoutError:
+            self.proc.terminate()
+            await self.proc.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+
+
+async def start_gateway(settings: Settings, log: Path, attempts: int = 3) -> Gateway:
+    """`bot run`; if the brain cannot start (a training may be writing models/), wait and retry."""
+    for attempt in range(attempts):
+        gateway = Gateway(settings, log)
+        try:
+            await gateway.start()
+            return gateway
+        except RuntimeError as exc:
+            await gateway.stop()
+            if attempt == attempts - 1 or "Rasa" not in str(exc) and "model" not in str(exc):
+                raise
+            print(f"  gateway did not start ({exc}); retrying in 30 s", flush=True)
+            await asyncio.sleep(30)
+    raise AssertionError("unreachable")
+
+
+# ----- one size ----------------------------------------------------------------------------------
+
+async def one_size(gateway: Gateway, n: int, files: list[Path], base_rss: float) -> dict[str, Any]:
+    caller = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sip_caller", "--calls", str(n), "--seconds", str(SECONDS),
+        "--cycle", str(CYCLE_S), "--port", str(SIP_PORT), "--local-port", str(CALLER_PORT),
+        *map(str, files), cwd=gateway.settings.root, stdout=asyncio.subprocess.PIPE)
+    assert caller.stdout is not None
+    brain = descendants(gateway.pid)
+    start = end = None
+    caller_cpu0 = caller_cpu = 0.0
+    peak = {"gateway": 0.0, "brain": 0.0}
+    sampling = True
+
+    async def sample_rss() -> None:
+        while sampling:
+            peak["gateway"] = max(peak["gateway"], rss(gateway.pid))
+            peak["brain"] = max(peak["brain"], sum(rss(p) for p in brain))
+            await asyncio.sleep(1.0)
+
+    sampler = None
+    result: dict[str, Any] = {}
+    while line := (await caller.stdout.readline()).decode():
+        if line.startswith("WINDOW_START"):
+            start, caller_cpu0 = Sample(gateway.pid, brain), cpu_s(caller.pid)
+            sampler = asyncio.create_task(sample_rss())
+        elif line.startswith("WINDOW_END"):
+            end = Sample(gateway.pid, brain)
+            caller_cpu = cpu_s(caller.pid) - caller_cpu0
+            sampling = False
+        elif line.startswith("RESULT "):
+            result = json.loads(line[7:])
+    await caller.wait()
+    if sampler is not None:
+        await sampler
+    if not result or start is None or end is None:
+        raise RuntimeError(f"the caller process failed (exit {caller.returncode})")
+    wall = end.t - start.t
+    replies = result.pop("replies_ms")
+    packets = max(1, result["packets"])
+    machine = 100 * (end.busy - start.busy) / (end.total - start.total) * (os.cpu_count() or 1)
+    gw_pct = 100 * (end.gateway - start.gateway) / wall
+    brain_pct = 100 * (end.brain - start.brain) / wall
+    caller_pct = 100 * caller_cpu / wall
+    row = {
+        "calls": n, **result,
+        "late_20ms_share": round(result["late_20ms"] / packets, 5),
+        "late_5ms_share": round(result["late_5ms"] / packets, 4),
+        "lost_share": round(result["lost"] / packets, 5),
+        "replies": len(replies),
+        "reply_p50_ms": round(statistics.median(replies)) if replies else None,
+        "reply_p95_ms": round(percentile(replies, 95)) if replies else None,
+        "reply_max_ms": max(replies, default=None),
+        "gateway_cpu_pct": round(gw_pct, 1), "gateway_cpu_per_call_pct": round(gw_pct / n, 2),
+        "brain_cpu_pct": round(brain_pct, 1), "caller_cpu_pct": round(caller_pct, 1),
+        "machine_cpu_pct": round(machine, 1),
+        "other_cpu_pct": round(max(0.0, machine - gw_pct - brain_pct - caller_pct), 1),
+        "gateway_rss_mb": round(peak["gateway"], 1),
+        "rss_per_call_mb": round((peak["gateway"] - base_rss) / n, 2),
+        "brain_rss_mb": round(peak["brain"], 1),
+    }
+    print(f"  calls={n}: {row}", flush=True)
+    return row
+
+
+def passes(row: dict[str, Any]) -> bool:
+    return (row["late_20ms_share"] <= MAX_LATE_20_SHARE and row["reply_p95_ms"] is not None
+            and row["reply_p95_ms"] <= MAX_REPLY_P95_MS)
+
+
+async def run(settings: Settings) -> dict[str, Any]:
+    began = time.monotonic()
+    speech = settings.root.parent / "shared" / "speech"
+    files = recordings(speech)
+    if not files:
+        return {"skipped": f"no recordings in {speech}"}
+    with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
+        log = Path(tmp) / "gateway.log"
+        gateway = await start_gateway(settings, log)
+        try:
+            startup_s = round(time.monotonic() - began, 1)
+            await asyncio.sleep(2.0)
+            idle_rss = rss(gateway.pid)
+            brain_idle = sum(rss(p) for p in descendants(gateway.pid))
+            rows: list[dict[str, Any]] = []
+            sizes = list(SIZES)
+            while sizes:
+                n = sizes.pop(0)
+                rows.append(await one_size(gateway, n, files, idle_rss))
+                await asyncio.sleep(3.0)  # the gateway finishes the hang-ups
+                left = BUDGET_S - (time.monotonic() - began)
+                if not sizes and left > SECONDS + 15:  # find the ceiling if the sizes did not
+                    top, tried = ceiling(rows), {r["calls"] for r in rows}
+                    if top == max(tried):
+                        sizes = [top + 20]
+                    elif top == 0 and min(tried) > 2:
+                        sizes = [max(2, min(tried) // 2)]
+        finally:
+            await gateway.stop()
+    return {"seconds_per_size": SECONDS, "cycle_s": CYCLE_S, "gateway_start_s": startup_s,
+            "gateway_idle_rss_mb": round(idle_rss, 1), "brain_idle_rss_mb": round(brain_idle, 1),
+            "recordings": len(files), "sizes": rows}
+
+
+def ceiling(rows: list[dict[str, Any]]) -> int:
+    """The most calls that stayed in real time, with every smaller size too (near the limit a
+    40 s run is noisy: one size may pass while a smaller one did not)."""
+    top = 0
+    for r in sorted(rows, key=lambda x: x["calls"]):
+        if not passes(r):
+            break
+        top = r["calls"]
+    return top
+
+
+def in_process_ceiling(root: Path) -> str:
+    """The `calls` section's result (bench/results/calls.json), for comparison, if it has one."""
+    path = root / "bench/results/calls.json"
+    try:
+        from bench.calls import ceiling as calls_ceiling
+
+        rows = json.loads(path.read_text(encoding="utf-8"))["concurrency"]
+        return (f"{calls_ceiling(rows)} typical calls (sizes {', '.join(str(r['calls']) for r in rows)}; "
+                f"its frames are timed where the gateway sends them, not on the wire)")
+    except (OSError, KeyError, ValueError, TypeError):
+        return ""
+
+
+def bottleneck(rows: list[dict[str, Any]]) -> str:
+    """What gave out first, from the numbers: packet pacing, reply time, and how busy the CPU was."""
+    cores = os.cpu_count() or 1
+
+    def load(r: dict[str, Any]) -> str:
+        return (f"the machine {r['machine_cpu_pct']:.0f} % busy of {100 * cores} % (gateway "
+                f"{r['gateway_cpu_pct']:.0f} %, Rasa {r['brain_cpu_pct']:.0f} %, callers {r['caller_cpu_pct']:.0f} %, "
+                f"other processes {r['other_cpu_pct']:.0f} %)")
+
+    def saturated(r: dict[str, Any]) -> bool:
+        return r["machine_cpu_pct"] >= 0.85 * 100 * cores
+
+    out = []
+    late = [r for r in rows if r["late_20ms_share"] > MAX_LATE_20_SHARE]
+    slow = [r for r in rows if r["reply_p95_ms"] is None or r["reply_p95_ms"] > MAX_REPLY_P95_MS]
+    if late:
+        r = min(late, key=lambda x: x["calls"])
+        why = ("the cores are used up" if saturated(r) else
+               "the cores are not used up, so the misses presumably come from the gateway's one event loop "
+               "(it paces every call and shares the GIL with the recognition threads)")
+        out.append(f"Packet timing gives out first at {r['calls']} calls ({r['late_20ms_share']:.2%} > 20 ms late, "
+                   f"max {r['lateness_max_ms']} ms) with {load(r)}; {why}.")
+    if slow:
+        r = min(slow, key=lambda x: x["calls"])
+        why = ("CPU-bound: recognition falls behind the callers' speech" if saturated(r)
+               else "with CPU to spare")
+        out.append(f"Replies give out at {r['calls']} calls (p95 {r['reply_p95_ms']} ms) with {load(r)}; {why}.")
+    if not out:
+        r = max(rows, key=lambda x: x["calls"])
+        out.append(f"Nothing gave out up to {r['calls']} calls ({load(r)}).")
+    return " ".join(out)
+
+
+def section(r: dict[str, Any]) -> str:
+    if "skipped" in r:
+        return f"## SIP calls\n\nSkipped: {r['skipped']}.\n"
+    rows = r["sizes"]
+    top = ceiling(rows)
+    lines = ["## SIP calls (on the wire)", "",
+             "`bot run` as in production (SIP endpoint, real engines, prompt cache, the real Rasa brain), "
+             "called over UDP on this machine by a load generator in a separate process "
+             "(`bench/sip_caller.py`: INVITE with PCMU + telephone-event, ACK, RTP, BYE; a REFER is "
+             f"accepted as a PBX would, and a line whose call ends dials again). Each caller speaks a "
+             f"recording (vivos/ + vieneu/, 8 kHz µ-law, ~2-5 s) every {r['cycle_s']:.0f} s and sends "
+             f"silence between; turns spread evenly over the cycle; {r['seconds_per_size']:.0f} s per size, "
+             "sizes in a row on one gateway. *Late* = a bot packet's arrival (kernel receive timestamp) "
+             "behind its call's ideal 20 ms grid (set by the call's earliest packet). *Reply* = the "
+             "caller's last speech packet sent → first audible bot packet received (turns the bot was "
+             "still talking over are not timed). CPU is % of one core over the measured window.", "",
+             "| calls | packets | > 20 ms late | jitter p99 / max | lost | reply p50 / p95 (n) | "
+             "gateway CPU (per call) | Rasa CPU | machine CPU | gateway RSS (per call) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for x in rows:
+        lines.append(
+            f"| {x['calls']} | {x['packets']} | {x['late_20ms_share']:.2%} | {x['lateness_p99_ms']} / "
+            f"{x['lateness_max_ms']} ms | {x['lost']} | {x['reply_p50_ms']} / {x['reply_p95_ms']} ms "
+            f"({x['replies']}) | {x['gateway_cpu_pct']} % ({x['gateway_cpu_per_call_pct']} %) | "
+            f"{x['brain_cpu_pct']} % | {x['machine_cpu_pct']} % | {x['gateway_rss_mb']} MB "
+            f"({x['rss_per_call_mb']} MB) |")
+    cores = os.cpu_count() or 1
+    lines += ["", f"Gateway ready {r['gateway_start_s']} s after `bot run` (Rasa model load included); idle RSS: "
+              f"gateway {r['gateway_idle_rss_mb']} MB, Rasa + action server {r['brain_idle_rss_mb']} MB. "
+              f"RSS per call = (peak − idle) / calls. The callers' own CPU (machine CPU includes it, "
+              f"{cores} cores = {100 * cores} %) is "
+              f"{', '.join(str(x['caller_cpu_pct']) for x in rows)} % for the sizes above.", "",
+              f"Sustained on the wire (≤ {MAX_LATE_20_SHARE:.1%} of packets > 20 ms late and reply p95 ≤ "
+              f"{MAX_REPLY_P95_MS} ms, at this size and every smaller one): **{top} simultaneous SIP calls** "
+              f"on this {cores}-core machine (sizes tried: "
+              f"{', '.join(str(x['calls']) for x in rows)}). " + bottleneck(rows)]
+    other = in_process_ceiling(Path(__file__).resolve().parent.parent)
+    if other:
+        lines += ["", f"In-process `calls` benchmark (same criteria, no network): {other}."]
+    return "\n".join(lines) + "\n"
