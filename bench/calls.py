@@ -175,9 +175,14 @@ def section(r: dict[str, Any]) -> str:
               f"{MAX_REPLY_P95_MS} ms): **{typical} typical calls**, {worst} non-stop talkers per gateway "
               f"process on this 2-core machine (sizes tried: {', '.join(str(x['calls']) for x in r['concurrency'])}"
               f" and {', '.join(str(x['calls']) for x in r['concurrency_worst'])}).", "",
-              "Bottleneck: recognition CPU. vietasr costs ~0.13 s of CPU per second of caller speech "
-              "(RTF 0.13, native code that releases the GIL, so both cores work); Silero VAD on onnxruntime "
-              "~0.1 ms per 32 ms window, and silent frames skip it. Beyond the ceiling the recognition "
-              "backlog grows: replies come seconds late while the 20 ms pacing still holds. More calls "
-              "need more cores (one gateway process per machine uses them all through its worker threads)."]
+              "Bottlenecks, as measured: (1) the event loop. Typical calls fail the frame criterion first "
+              "(from ~30 calls, while 12 non-stop talkers — far more recognition work — pass): every call "
+              "costs the one loop ~100 wake-ups a second (frames in, paced frames out, ticks), and the "
+              "loop shares the GIL with the recognition threads' Python steps, so it misses a slot now "
+              "and then (max lateness 50-150 ms). (2) Recognition CPU: vietasr costs ~0.13 s of CPU per "
+              "second of speech (RTF 0.13, native code that releases the GIL); with 16 non-stop talkers "
+              "or 50 typical calls replies fall seconds behind. Each recognition worker owns its own "
+              "model (one per core): vietasr is not thread-safe — two threads on one model crashed the "
+              "process (segfault in libvietasr, seen in this benchmark) — so a call stays on one worker, "
+              "which balances load less evenly than a shared pool did (reply p95 at 40 calls 535 → 918 ms)."]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.asr.base import AsrEngine
 from bot.audio.frames import AudioFrame
 from bot.config import Settings
 from bot.pipeline.records import CallRecorder, mask_phone
@@ -59,16 +60,38 @@ class HostStats:
     lateness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
-class CallHost:
-    """Engines, brain client, worker threads and the calls of one gateway process."""
+class RecognitionWorker:
+    """One thread with its own recogniser. Native recognisers are not thread-safe (vietasr
+    crashed with several threads on one model: measured, docs/benchmarks.md), so a call's
+    stream is made, fed and freed on the one worker that owns its model."""
 
-    def __init__(self, settings: Settings, engines: Engines, brain: Brain, config: CallConfig) -> None:
+    def __init__(self, index: int, engine: AsrEngine, owned: bool) -> None:
+        self.engine = engine
+        self.owned = owned  # made by the host (closed with it), or the process's shared engine
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"asr{index}")
+        self.calls = 0
+
+    def close(self) -> None:
+        if self.owned:
+            try:
+                self.executor.submit(self.engine.close).result(timeout=10)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                log.exception("closing a recogniser failed")
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class CallHost:
+    """Engines, brain client, recognition workers and the calls of one gateway process."""
+
+    def __init__(self, settings: Settings, engines: Engines, brain: Brain, config: CallConfig,
+                 asr_factory: Callable[[], AsrEngine] | None = None) -> None:
+        """`asr_factory` loads one more recogniser per extra worker (default: as configured)."""
         self.settings = settings
         self.engines = engines
         self.brain = brain
         self.config = config
-        workers = settings.gateway.asr_workers or os.cpu_count() or 1
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
+        self._asr_factory = asr_factory
+        self._workers: list[RecognitionWorker] = []
         self.calls: dict[str, LiveCall] = {}
         self.stats = HostStats()
         self.listeners: list[Listener] = []  # every call's events (the web page, metrics)
@@ -87,12 +110,35 @@ class CallHost:
         log.info("call %s from %s", call_id, mask_phone(caller) if caller else "unknown")
         return call
 
+    @property
+    def workers(self) -> list[RecognitionWorker]:
+        """Loaded at the first call, or ahead of time by touching this (gateway start-up)."""
+        if not self._workers:
+            n = self.settings.gateway.asr_workers or os.cpu_count() or 1
+            factory = self._asr_factory
+            if factory is None:
+                from bot.asr.registry import make_asr
+
+                voice = self.settings.voice
+                factory = lambda: make_asr(voice.asr_engine, voice.asr_model_dir or None)  # noqa: E731
+            # The process's shared engine serves worker 0 only; each other worker loads its own.
+            self._workers = [RecognitionWorker(0, self.engines.asr, owned=False)]
+            self._workers += [RecognitionWorker(i, factory(), owned=True) for i in range(1, n)]
+        return self._workers
+
+    def _take_worker(self) -> RecognitionWorker:
+        worker = min(self.workers, key=lambda w: w.calls)
+        worker.calls += 1
+        return worker
+
     def _forget(self, call: LiveCall) -> None:
         self.calls.pop(call.call_id, None)
 
     async def aclose(self) -> None:
-        """Hang up nothing: wait for running calls to end is the transport's job; free threads."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Free the workers (ending running calls is the transports' job)."""
+        for worker in self._workers:
+            await asyncio.get_running_loop().run_in_executor(None, worker.close)
+        self._workers = []
 
 
 class LiveCall:
@@ -148,8 +194,22 @@ class LiveCall:
         privacy = host.settings.privacy
         recorder = CallRecorder(host.settings.path(privacy.records_dir), self.call_id, self.caller,
                                 keep_transcripts=privacy.keep_transcripts)
-        session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, self._emit,
-                              recorder, executor=host.executor)
+        worker = host._take_worker()
+        try:
+            stream = await loop.run_in_executor(worker.executor, worker.engine.stream)
+            session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, self._emit,
+                                  recorder, executor=worker.executor, asr_stream=stream)
+        except Exception:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
+            log.exception("call %s: cannot start recognition", self.call_id)
+            worker.calls -= 1
+            host._forget(self)
+            await self.peer.hangup("error")
+            self.summary = {"event": "summary", "outcome": "abandoned", "reason": "asr_unavailable"}
+            try:
+                recorder.close(self.summary)  # even this call leaves a record
+            except OSError:
+                log.exception("could not write the call record")
+            return self.summary
         self.session = session
         listen: asyncio.Task | None = None
         try:
@@ -180,6 +240,7 @@ class LiveCall:
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001
                     pass
             self.summary = await session.aclose()  # the record is written here, whatever happened
+            worker.calls -= 1
             host._forget(self)
             self._emit_raw({**self.summary, "event": "call_ended"})
         return self.summary

@@ -36,6 +36,7 @@ async def gateway_host(settings: Settings, render: bool = True) -> AsyncIterator
         async with BrainClient(brain.url, brain.token, kb, settings.dialogue.human_branch,
                                settings.rasa.timeout_s) as client:
             host = CallHost(settings, engines, client, call_config(settings))
+            host.workers  # noqa: B018 - load every worker's recogniser now, not at the first call
             try:
                 yield host
             finally:

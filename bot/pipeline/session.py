@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.asr.base import AsrEngine
+from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
 from bot.content.model import KnowledgeBase
 from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
@@ -63,9 +63,10 @@ Emit = Callable[[dict[str, Any]], None]
 class CallSession:
     def __init__(self, call_id: str, engines: Engines, brain: Brain, config: CallConfig,
                  clock: Callable[[], float], emit: Emit, recorder: CallRecorder | None = None,
-                 executor: Executor | None = None) -> None:
-        """`executor`: where recognition runs (a gateway's worker threads: the recogniser releases
-        the GIL, so the event loop stays free for 20 ms pacing). None: inline, as the simulator."""
+                 executor: Executor | None = None, asr_stream: AsrStream | None = None) -> None:
+        """`executor`: where recognition runs (a gateway's recognition worker: the recogniser
+        releases the GIL, so the event loop stays free for 20 ms pacing). None: inline, as the
+        simulator. `asr_stream`: a stream the caller made on that worker (default: a new one)."""
         self.call_id = call_id
         self._engines = engines
         self._brain = brain
@@ -77,8 +78,9 @@ class CallSession:
         self.policy = CallPolicy(engines.kb.prompt, config.policy,
                                  **({"emergency_text": emergency.response} if emergency else {}))
         self._player = Player(config.rate)
-        self._listener = Listener(engines.vad(), engines.asr.stream(), config.turns)
+        self._listener = Listener(engines.vad(), asr_stream or engines.asr.stream(), config.turns)
         self._executor = executor
+        self._listener_closed = False
         self._listening = asyncio.Lock()  # one listener step at a time, in frame order
         self.transfer: dict[str, Any] | None = None  # set when the policy hands the call over
         self._last_turn_end: float | None = None
@@ -165,8 +167,15 @@ class CallSession:
         return frame
 
     async def aclose(self) -> dict[str, Any]:
-        """`close` once no recognition step is running (a worker thread may still hold the stream)."""
+        """`close` once no recognition step is running, freeing the stream on its worker (native
+        recognisers are not thread-safe: everything touching one runs on one thread)."""
         async with self._listening:
+            if not self._closed and self._executor is not None:
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self._executor, self._listener.close)
+                except Exception:  # noqa: BLE001 - the record must still be written
+                    log.exception("closing the recogniser failed")
+                self._listener_closed = True
             return self.close()
 
     def close(self) -> dict[str, Any]:
@@ -175,7 +184,8 @@ class CallSession:
         summary = self.summary()
         if not self._closed:
             self._closed = True
-            self._listener.close()
+            if not self._listener_closed:
+                self._listener.close()
             if self._recorder is not None:
                 try:
                     self._recorder.close(summary)

@@ -116,3 +116,58 @@ async def test_a_key_pressed_before_the_greeting_is_ready_is_not_lost(engines, s
         line.hang_up()
         await host.aclose()
     assert peer.transfers == [4] and summary["outcome"] == "transferred"
+
+
+class ThreadRecordingEngine:
+    """Wraps a real recogniser and notes which thread touches each stream (native recognisers
+    are not thread-safe: vietasr crashed when two threads shared one model)."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+        self.threads: dict[int, set[int]] = {}  # stream id -> threads that touched it
+        self.model_threads: set[int] = set()
+        self.sample_rate, self.capabilities, self.name = engine.sample_rate, engine.capabilities, engine.name
+
+    def stream(self, grammar=None):
+        import threading
+
+        inner = self._engine.stream(grammar)
+        seen = self.threads.setdefault(id(inner), set())
+        self.model_threads.add(threading.get_ident())
+
+        class Stream:
+            def __getattr__(self, name):
+                def call(*args):
+                    seen.add(threading.get_ident())
+                    return getattr(inner, name)(*args)
+                return call
+        return Stream()
+
+    def close(self) -> None:
+        pass
+
+
+async def test_each_recogniser_is_only_ever_touched_by_its_own_worker_thread(engines, settings, tmp_path):
+    import dataclasses
+
+    from bot.asr.registry import make_asr
+
+    first = ThreadRecordingEngine(engines.asr)
+    second = ThreadRecordingEngine(make_asr("vietasr"))
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")}, gateway={"asr_workers": 2})
+    host = CallHost(s, dataclasses.replace(engines, asr=first), KeywordBrain(), call_config(s),
+                    asr_factory=lambda: second)
+    calls = [host.open_call(RecordingPeer()) for _ in range(4)]
+    runs = [asyncio.create_task(c.run()) for c in calls]
+    lines = [CallerLine(c) for c in calls]
+    audio = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)
+    await asyncio.gather(*(line.say(audio) for line in lines))
+    for line in lines:
+        line.hang_up()
+    await asyncio.wait_for(asyncio.gather(*runs), 30)
+    await host.aclose()
+    for engine in (first, second):
+        assert len(engine.threads) == 2  # the four calls were shared out between the two workers
+        touched = set().union(*engine.threads.values()) | engine.model_threads
+        assert len(touched) == 1  # every stream made, fed and freed on one thread per model
+    assert first.model_threads != second.model_threads
