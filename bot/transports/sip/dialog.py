@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 T1 = 0.5            # RFC 3261 section 17: round-trip estimate
 T2 = 4.0
-TRANSFER_TIMEOUT_S = 8.0
+TRANSFER_TIMEOUT_S = 8.0  # REFER answered and the transfer under way (a first NOTIFY)
+TRANSFER_RING_S = 45.0    # after a provisional NOTIFY (100 Trying, 180 Ringing): the branch's phone may ring
 ACK_WAIT_S = 32.0   # 64*T1: Timer H, how long the 2xx is retransmitted waiting for the ACK
 BYE_TIMEOUT_S = 4.0
 _SIPFRAG = re.compile(r"^\s*SIP/2\.0\s+(\d{3})")
@@ -60,6 +61,7 @@ class SipCall:
         self._acked = asyncio.Event()
         self._ended = asyncio.Event()
         self._transfer: asyncio.Future[str | None] | None = None
+        self._transfer_progress_at: float | None = None
         self._final: SipMessage | None = None  # the INVITE's final response, for retransmissions
 
     @property
@@ -185,7 +187,9 @@ class SipCall:
         future = self._transfer
         if future is None or future.done():
             return
-        if 200 <= status < 300:
+        if 100 <= status < 200:
+            self._transfer_progress_at = asyncio.get_running_loop().time()
+        elif 200 <= status < 300:
             future.set_result(None)
         elif status >= 300:
             future.set_result(f"failed:{status}")
@@ -230,6 +234,7 @@ class SipCall:
             return "caller_hung_up" if self.state == "ended" else "no_ack"
         target = self.server.settings.sip.transfer_uri.format(branch=branch)
         self._transfer = loop.create_future()
+        self._transfer_progress_at = None
         refer = self._request("REFER", [("Refer-To", f"<{target}>"), ("Referred-By", f"<{self.local_uri}>"),
                                         ("Contact", f"<{self.server.contact_uri(self.flow)}>")])
         response = await self.server.request(self.flow, refer, TRANSFER_TIMEOUT_S)
@@ -239,10 +244,16 @@ class SipCall:
             return "timeout"
         if response.status >= 300:
             return f"refused:{response.status}"
-        try:
-            why = await asyncio.wait_for(asyncio.shield(self._transfer), max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            return "timeout"
+        while True:
+            try:
+                why = await asyncio.wait_for(asyncio.shield(self._transfer), max(0.0, deadline - loop.time()))
+                break
+            except TimeoutError:
+                # Still ringing at the branch (a provisional NOTIFY came): wait for it to answer.
+                progress = self._transfer_progress_at
+                if progress is None or loop.time() >= progress + TRANSFER_RING_S or self.state == "ended":
+                    return "timeout"
+                deadline = progress + TRANSFER_RING_S
         if why is None:
             await self._bye()  # RFC 5589 section 6.1: the transferor ends its dialog
         return why

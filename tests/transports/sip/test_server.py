@@ -226,6 +226,7 @@ async def test_a_call_moves_audio_and_keypad_both_ways_survives_hold_and_ends_by
 
 async def test_transfer_failures_are_reported_and_a_success_ends_the_leg(endpoint, monkeypatch):
     monkeypatch.setattr(dialog, "TRANSFER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(dialog, "TRANSFER_RING_S", 1.5)
     host, server, client = await endpoint(transfer_uri="sip:{branch}@127.0.0.1:5070")
     await client.call()
     await asyncio.sleep(0.05)
@@ -245,7 +246,8 @@ async def test_transfer_failures_are_reported_and_a_success_ends_the_leg(endpoin
 
     assert await refer_then([100, 486]) == "failed:486"
     assert await refer_then([], accept=403) == "refused:403"
-    assert await refer_then([100]) == "timeout"  # no final NOTIFY within the (shortened) 8 s
+    assert await refer_then([]) == "timeout"  # no NOTIFY at all within the (shortened) 8 s
+    assert await refer_then([100]) == "timeout"  # ringing, but no final NOTIFY within the (shortened) 45 s
     assert await refer_then([100, 200]) is None
     bye = await client.expect(method="BYE")  # RFC 5589: the transferor hangs up its leg
     client.answer(bye, 200)
