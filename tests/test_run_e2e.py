@@ -319,7 +319,11 @@ async def test_a_spoken_question_gets_a_spoken_answer_from_the_real_brain(line):
         heard_t = events[kinds.index("caller_text")]["t"]
         spoken = [e for e in events if e["event"] == "bot_say" and e["t"] >= heard_t]
         assert spoken and spoken[0]["audio_ms"] >= 1000, spoken
-        assert record["summary"]["outcome"] in ("answered", "hangup"), record["summary"]
+        # The recording is not a hotline question ("we can apply the same logic to others"): the
+        # brain may answer it or ask to rephrase (out of scope); either way the caller hung up on a
+        # working call, with no transfer for a failure.
+        assert record["summary"]["outcome"] in ("answered", "abandoned"), record["summary"]
+        assert not [e for e in events if e["event"] == "transfer"], events
 
 
 def test_ctrl_c_stops_everything_and_every_call_left_a_masked_record(line):
