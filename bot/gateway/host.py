@@ -242,7 +242,7 @@ class LiveCall:
             self.summary = await session.aclose()  # the record is written here, whatever happened
             worker.calls -= 1
             host._forget(self)
-            self._emit_raw({**self.summary, "event": "call_ended"})
+            self._emit({**self.summary, "event": "call_ended"})
         return self.summary
 
     async def _speak_until_done(self, session: CallSession) -> None:
@@ -308,9 +308,6 @@ class LiveCall:
         await self.peer.hangup(str(reason))
 
     def _emit(self, event: dict[str, Any]) -> None:
-        self._emit_raw(event)
-
-    def _emit_raw(self, event: dict[str, Any]) -> None:
         event = {"call_id": self.call_id, **event}
         self.events.append(event)
         for listener in ([self._on_event] if self._on_event else []) + self.host.listeners:

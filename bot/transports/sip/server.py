@@ -371,29 +371,23 @@ class SipServer:
         if call.on_cancel():  # 487 to the INVITE if it was not answered yet
             self._forget(call)
 
-    def _on_bye(self, msg: SipMessage, flow: Flow) -> None:
+    def _in_dialog(self, msg: SipMessage, flow: Flow) -> SipCall | None:
+        """An in-dialog request: 481 if the dialog is unknown, else 200 and its call."""
         call = self._dialog(msg)
-        if call is None:
-            self.reply(flow, msg, 481)
-            return
-        self.reply(flow, msg, 200)
-        call.on_bye()
+        self.reply(flow, msg, 481 if call is None else 200)
+        return call
+
+    def _on_bye(self, msg: SipMessage, flow: Flow) -> None:
+        if call := self._in_dialog(msg, flow):
+            call.on_bye()
 
     def _on_notify(self, msg: SipMessage, flow: Flow) -> None:
-        call = self._dialog(msg)
-        if call is None:
-            self.reply(flow, msg, 481)
-            return
-        self.reply(flow, msg, 200)
-        call.on_notify(msg)
+        if call := self._in_dialog(msg, flow):
+            call.on_notify(msg)
 
     def _on_info(self, msg: SipMessage, flow: Flow) -> None:
-        call = self._dialog(msg)
-        if call is None:
-            self.reply(flow, msg, 481)
-            return
-        self.reply(flow, msg, 200)
-        call.on_info(msg)
+        if call := self._in_dialog(msg, flow):
+            call.on_info(msg)
 
     # ----- TCP -----------------------------------------------------------------------------------
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
