@@ -61,7 +61,7 @@ build:
 train:
 	@$(BOT) train
 
-models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml
+models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml actions/ngram_classifier.py
 	@$(BOT) train
 
 run: models/.trained

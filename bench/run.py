@@ -27,7 +27,7 @@ def machine() -> str:
 def brain_section(r: dict) -> str:
     t, d = r["test"], r["dev"]
     lines = [
-        "## Brain (Rasa NLU + rules + actions)",
+        "## Brain (Rasa: n-gram classifier + rules + actions)",
         "",
         f"Model `{r['model']}`. Held-out split `data/eval/heldout.yml` (never trained on); every utterance",
         "is asked twice, as written and with diacritics removed, each as the first turn of a new call.",
@@ -45,8 +45,8 @@ def brain_section(r: dict) -> str:
         "|---|---|",
         f"| parse latency per turn, BrainClient → brain channel → actions (n={r['latency_ms']['n']}) | "
         f"p50 {r['latency_ms']['p50']} ms, p95 {r['latency_ms']['p95']} ms, max {r['latency_ms']['max']} ms |",
-        f"| training time, last `bot train` (Rasa reuses unchanged components: a change to answers or "
-        f"thresholds takes seconds, new examples retrain DIET and the selector) | {r.get('training_s', 'not measured')} s |",
+        f"| training time from scratch, validate excluded (`rasa train` with an empty component cache) | "
+        f"{r.get('training_s', 'not measured')} s |",
         f"| cold start (both servers until the model answers) | {r['cold_start_s']} s |",
         f"| model swap on a running server, 3 times (`bot train` → /webhooks/brain/model) | {r['model_swap_s']} s |",
         f"| RSS: Rasa server / after 3 swaps / action server | {r['rss_mb']['rasa_server']} / "

@@ -55,7 +55,7 @@ def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from bot.brain.train import TrainError, train
 
-    print("Validating, building and training (seconds when only answers changed; 10-20 minutes when examples changed)…", file=sys.stderr)
+    print("Validating, building and training (about a minute)…", file=sys.stderr)
     try:
         result = asyncio.run(train(settings))
     except TrainError as exc:

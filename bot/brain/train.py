@@ -48,11 +48,14 @@ def rasa_train_command(settings: Settings, out_dir: Path, nlu_files: list[Path] 
 
 
 async def run_rasa_train(settings: Settings, out_dir: Path, log_path: Path,
-                         nlu_files: list[Path] | None = None) -> Path:
-    """Run `rasa train` in the Rasa environment; return the new model or raise TrainError."""
+                         nlu_files: list[Path] | None = None, cache_dir: Path | None = None) -> Path:
+    """Run `rasa train` in the Rasa environment; return the new model or raise TrainError.
+    `cache_dir`: Rasa's component cache (default .rasa/cache); an empty one trains from scratch."""
     before = set(out_dir.glob("*.tar.gz"))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(settings.root)}
+    if cache_dir is not None:
+        env["RASA_CACHE_DIRECTORY"] = str(cache_dir)
     with open(log_path, "ab") as log:
         proc = await asyncio.create_subprocess_exec(
             *rasa_train_command(settings, out_dir, nlu_files), cwd=settings.root, env=env,

@@ -67,9 +67,10 @@ async def test_calls_are_answered_during_a_swap(live_brain):
         replies = []
         while not swap.done():
             replies.append(await client.turn(f"swap-{len(replies)}", "hộ nghèo được hỗ trợ bao nhiêu tiền"))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
         assert await swap
-    assert len(replies) >= 5, "the swap finished too fast to test anything"
+    # A swap takes about a second (it took 12 s with DIET): a few turns must land inside it.
+    assert len(replies) >= 3, "the swap finished too fast to test anything"
     assert [r.reason for r in replies if r.action != "answer"] == []
 
 

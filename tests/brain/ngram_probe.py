@@ -1,0 +1,67 @@
+"""Run by test_ngram_classifier.py in the Rasa environment (.venv-rasa): train the classifier on a
+tiny knowledge base through Rasa's own model storage, load it back, and print what it predicts."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from actions.ngram_classifier import NgramIntentClassifier  # noqa: E402
+
+EXAMPLES = {
+    "faq/ho_ngheo": ["hộ nghèo được hỗ trợ bao nhiêu", "nhà tôi hộ nghèo có được tiền không",
+                     "ho ngheo duoc ho tro bao nhieu", "hộ cận nghèo thì được bao nhiêu tiền"],
+    "faq/buu_dien": ["nhận tiền qua bưu điện được không", "bưu điện có mang tiền đến nhà không",
+                     "nhan tien qua buu dien duoc khong", "có lĩnh ở bưu điện được không"],
+    "out_of_scope": ["thời tiết hôm nay thế nào", "giá vàng hôm nay bao nhiêu", "đội nào thắng trận tối qua",
+                     "thoi tiet hom nay the nao", "cho tôi đặt vé máy bay"],
+    "greet": ["xin chào", "chào em", "alo chào chị", "chao em"],
+}
+QUESTIONS = ["hộ nghèo được bao nhiêu tiền", "ho ngheo duoc bao nhieu tien",
+             unicodedata.normalize("NFD", "nhận qua bưu điện"), "nhận qua bưu điện", "thời tiết ngày mai", "alo chào em"]
+
+
+def train_once(root: Path) -> tuple[NgramIntentClassifier, bytes]:
+    messages = []
+    for label, texts in EXAMPLES.items():
+        intent, _, _ = label.partition("/")
+        for text in texts:
+            data = {"text": text, "intent": intent}
+            if "/" in label:
+                data["intent_response_key"] = label
+            messages.append(Message(data=data))
+    storage, resource = LocalModelStorage(root), Resource("ngram")
+    context = ExecutionContext(GraphSchema({}), "probe")
+    NgramIntentClassifier.create({}, storage, resource, context).train(TrainingData(training_examples=messages))
+    weights = b"".join(p.read_bytes() for p in sorted((root / "ngram").iterdir()))
+    return NgramIntentClassifier.load({}, storage, resource, context), weights
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b, tempfile.TemporaryDirectory() as c:
+        loaded, weights_a = train_once(Path(a))
+        _, weights_b = train_once(Path(b))
+        messages = loaded.process([Message.build(text=q) for q in QUESTIONS])
+        untrained = NgramIntentClassifier.load({}, LocalModelStorage(Path(c)), Resource("ngram"),
+                                               ExecutionContext(GraphSchema({}), "probe"))
+        untouched = untrained.process([Message.build(text="hộ nghèo")])[0]
+        print(json.dumps({
+            "same_weights_twice": weights_a == weights_b,
+            "files": sorted(p.name for p in (Path(a) / "ngram").iterdir()),
+            "parses": [{"text": m.get("text"), "intent": m.get("intent"), "intent_ranking": m.get("intent_ranking"),
+                        "response_selector": m.get("response_selector")} for m in messages],
+            "untrained_intent": untouched.get("intent"),
+        }, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
