@@ -17,6 +17,7 @@ Saved as JSON and a NumPy archive without pickles: loading a model never runs co
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import unicodedata
@@ -151,16 +152,18 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "NgramIntentClassifier":
-        try:
-            with model_storage.read_from(resource) as directory:
-                meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-                with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
-                    features = [NgramFeatures(f["analyzer"], tuple(f["ngram_range"]), f["vocabulary"],
-                                              weights[f"idf_{i}"]) for i, f in enumerate(meta["features"])]
-                    return cls(config, model_storage, resource, features, meta["labels"],
-                               weights["coef"], weights["intercept"])
-        except ValueError:  # not trained (no NLU data): answer nothing rather than fail to load
-            return cls(config, model_storage, resource)
+        with contextlib.ExitStack() as stack:
+            try:
+                directory = stack.enter_context(model_storage.read_from(resource))
+            except ValueError:  # nothing was trained (no NLU data): answer nothing rather than fail
+                return cls(config, model_storage, resource)
+            # A damaged file raises here, so a broken model is refused and the old one keeps serving.
+            meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+            with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
+                features = [NgramFeatures(f["analyzer"], tuple(f["ngram_range"]), f["vocabulary"],
+                                          weights[f"idf_{i}"]) for i, f in enumerate(meta["features"])]
+                return cls(config, model_storage, resource, features, meta["labels"],
+                           weights["coef"], weights["intercept"])
 
     # --- prediction -----------------------------------------------------------------------------
     def probabilities(self, texts: List[str]) -> np.ndarray:

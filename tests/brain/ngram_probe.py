@@ -54,12 +54,20 @@ def main() -> None:
         untrained = NgramIntentClassifier.load({}, LocalModelStorage(Path(c)), Resource("ngram"),
                                                ExecutionContext(GraphSchema({}), "probe"))
         untouched = untrained.process([Message.build(text="hộ nghèo")])[0]
+        (Path(b) / "ngram" / "meta.json").write_text("{not json", encoding="utf-8")
+        try:
+            NgramIntentClassifier.load({}, LocalModelStorage(Path(b)), Resource("ngram"),
+                                       ExecutionContext(GraphSchema({}), "probe"))
+            damaged = "loaded"
+        except Exception as error:  # noqa: BLE001 - the test wants to see that it fails, and how
+            damaged = type(error).__name__
         print(json.dumps({
             "same_weights_twice": weights_a == weights_b,
             "files": sorted(p.name for p in (Path(a) / "ngram").iterdir()),
             "parses": [{"text": m.get("text"), "intent": m.get("intent"), "intent_ranking": m.get("intent_ranking"),
                         "response_selector": m.get("response_selector")} for m in messages],
             "untrained_intent": untouched.get("intent"),
+            "damaged_model": damaged,
         }, ensure_ascii=False))
 
 

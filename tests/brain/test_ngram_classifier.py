@@ -59,3 +59,8 @@ def test_training_is_deterministic_and_saved_without_pickles(probe):
 
 def test_an_untrained_classifier_leaves_messages_alone(probe):
     assert probe["untrained_intent"] is None
+
+
+def test_a_damaged_model_fails_to_load_instead_of_answering_nothing(probe):
+    # The swap route then refuses it and the previous model keeps serving (test_cli_and_swap.py).
+    assert probe["damaged_model"] == "JSONDecodeError"
