@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help prompts install install-system install-rasa install-gateway validate build train run chat test test-fast bench lock-rasa lock-gateway clean
+.PHONY: help prompts install install-system install-rasa install-gateway validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
 
 help:
 	@echo "make install   set up system packages and both Python environments"
@@ -23,6 +23,7 @@ help:
 	@echo "make test      run all tests (trains the model first if needed)"
 	@echo "make validate  check the editors' FAQ YAML in data/faq/"
 	@echo "make train     validate, build and train; a running bot picks the new model up"
+	@echo "make overlap   which FAQ entries the bot confuses, with the examples that show it"
 	@echo "make prompts  pre-render every answer and prompt to 8 kHz audio (var/prompts/)"
 	@echo "make bench     accuracy, latency, training time, load time, memory -> docs/benchmarks.md"
 
@@ -60,6 +61,9 @@ build:
 
 train:
 	@$(BOT) train
+
+overlap:
+	@$(BOT) overlap
 
 models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml actions/ngram_classifier.py
 	@$(BOT) train

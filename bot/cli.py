@@ -1,4 +1,4 @@
-"""`bot`: the command line of branch 7 (run, validate, build, train, ask, chat, serve, call, ...)."""
+"""`bot`: the command line of branch 7 (run, validate, build, train, overlap, ask, chat, serve, call, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +68,22 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     live = "the running bot now uses it" if result.reloaded else "it will be used at the next start"
     print(f"Trained {result.model.name} in {result.seconds:.0f} s; {live}.")
     return 0
+
+
+def cmd_overlap(settings: Settings, args: argparse.Namespace) -> int:
+    """Cross-validate the brain's model on the editors' examples (actions/ngram_overlap.py)."""
+    import os
+    import subprocess
+
+    from bot.brain.servers import QUIET_ENV, rasa_bin
+
+    content = settings.path(settings.content.dir)
+    _knowledge_base(settings)  # content errors are reported here, as by `bot validate`
+    print(f"Training {args.folds} models on parts of the examples (about {args.folds * 25} s)…", file=sys.stderr)
+    command = [str(rasa_bin(settings, "python")), "-m", "actions.ngram_overlap", "--content", str(content),
+               "--folds", str(args.folds)] + (["--json"] if args.json else [])
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(settings.root)}
+    return subprocess.run(command, cwd=settings.root, env=env).returncode
 
 
 async def _ask_lines(settings: Settings, lines: list[str], same_conversation: bool, out) -> None:
@@ -176,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     sub.add_parser("build", help="write Rasa's files from data/faq/").set_defaults(func=cmd_build)
     sub.add_parser("train", help="validate, build, train; a running bot swaps to the new model").set_defaults(func=cmd_train)
+    p = sub.add_parser("overlap", help="which FAQ entries and intents the bot confuses, with the examples")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--json", action="store_true", help="every confusion as one JSON object per line")
+    p.set_defaults(func=cmd_overlap)
     p = sub.add_parser("ask", help="ask the bot (one question, or --jsonl on stdin)")
     p.add_argument("text", nargs="*")
     p.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> one JSON object per line")

@@ -39,7 +39,7 @@ class RasaSettings:
 @dataclass(frozen=True)
 class DialogueSettings:
     human_branch: int = 5
-    answer_threshold: float = 0.15
+    answer_threshold: float = 0.1
     max_misses: int = 2
 
 
