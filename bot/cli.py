@@ -72,18 +72,16 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_overlap(settings: Settings, args: argparse.Namespace) -> int:
     """Cross-validate the brain's model on the editors' examples (actions/ngram_overlap.py)."""
-    import os
     import subprocess
 
-    from bot.brain.servers import QUIET_ENV, rasa_bin
+    from bot.brain.servers import rasa_bin, rasa_env
 
     content = settings.path(settings.content.dir)
     _knowledge_base(settings)  # content errors are reported here, as by `bot validate`
     print(f"Training {args.folds} models on parts of the examples (about {args.folds * 25} s)…", file=sys.stderr)
     command = [str(rasa_bin(settings, "python")), "-m", "actions.ngram_overlap", "--content", str(content),
                "--folds", str(args.folds)] + (["--json"] if args.json else [])
-    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(settings.root)}
-    return subprocess.run(command, cwd=settings.root, env=env).returncode
+    return subprocess.run(command, cwd=settings.root, env=rasa_env(settings)).returncode
 
 
 async def _ask_lines(settings: Settings, lines: list[str], same_conversation: bool, out) -> None:

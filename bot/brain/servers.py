@@ -76,9 +76,15 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
-def _child_env(settings: Settings, token: str, endpoints: Path) -> dict[str, str]:
+def rasa_env(settings: Settings) -> dict[str, str]:
+    """Environment for any process in the Rasa environment: quiet, and our code importable."""
     env = {**os.environ, **QUIET_ENV}
     env["PYTHONPATH"] = str(settings.root) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _child_env(settings: Settings, token: str, endpoints: Path) -> dict[str, str]:
+    env = rasa_env(settings)
     env["BRANCH7_BRAIN_TOKEN"] = token
     env["BRANCH7_ENDPOINTS"] = str(endpoints)
     env["SANIC_HOST"] = settings.rasa.actions_host  # rasa_sdk binds 0.0.0.0 unless told

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bot.brain.servers import QUIET_ENV, brain_health, latest_model, rasa_bin, token_file
+from bot.brain.servers import brain_health, latest_model, rasa_bin, rasa_env, token_file
 from bot.config import Settings
 from bot.content.build import write_rasa_files
 from bot.content.load import load_knowledge_base
@@ -53,7 +52,7 @@ async def run_rasa_train(settings: Settings, out_dir: Path, log_path: Path,
     `cache_dir`: Rasa's component cache (default .rasa/cache); an empty one trains from scratch."""
     before = set(out_dir.glob("*.tar.gz"))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(settings.root)}
+    env = rasa_env(settings)
     if cache_dir is not None:
         env["RASA_CACHE_DIRECTORY"] = str(cache_dir)
     with open(log_path, "ab") as log:
