@@ -7,7 +7,6 @@ Used by the Rasa component (actions/ngram_classifier.py) and by the editors' ove
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
@@ -16,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from bot.text import nfc
 
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "meta.json"
@@ -42,7 +43,7 @@ class NgramConfig:
 
 def normalise(text: str) -> str:
     """NFC and lower case: some phone keyboards and ASR engines emit decomposed diacritics."""
-    return unicodedata.normalize("NFC", text).lower()
+    return nfc(text).lower()
 
 
 class NgramFeatures:

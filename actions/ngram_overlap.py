@@ -53,15 +53,9 @@ def _shown(path: Path) -> Path:
 
 
 def examples_of(kb: KnowledgeBase) -> List[Example]:
-    out = []
-    for faq in kb.faqs:
-        lines = faq.example_lines or (faq.line,) * len(faq.examples)
-        out += [Example(text, f"faq/{faq.id}", f"{_shown(faq.file)}:{line}") for text, line in zip(faq.examples, lines)]
-    for intent in kb.intents:
-        lines = intent.example_lines or (intent.line,) * len(intent.examples)
-        out += [Example(text, intent.id, f"{_shown(intent.file)}:{line}")
-                for text, line in zip(intent.examples, lines)]
-    return out
+    labelled = [(f"faq/{faq.id}", faq) for faq in kb.faqs] + [(intent.id, intent) for intent in kb.intents]
+    return [Example(text, label, f"{_shown(item.file)}:{line}")
+            for label, item in labelled for text, line in zip(item.examples, item.example_lines)]
 
 
 def pipeline_config(path: Path) -> NgramConfig:
@@ -130,14 +124,15 @@ def main(argv: List[str] | None = None) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1
-    examples = examples_of(kb)
-    confusions = cross_validate(examples, max(2, args.folds), pipeline_config(args.config))
+    examples, folds = examples_of(kb), max(2, args.folds)
+    print(f"Training {folds} models on parts of the examples (about {folds * 25} s)…", file=sys.stderr)
+    confusions = cross_validate(examples, folds, pipeline_config(args.config))
     if args.json:
         for c in confusions:
             print(json.dumps({**asdict(c.example), "predicted": c.predicted, "confidence": c.confidence},
                              ensure_ascii=False))
     else:
-        print(report(len(examples), max(2, args.folds), confusions))
+        print(report(len(examples), folds, confusions))
     return 0
 
 

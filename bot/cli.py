@@ -76,10 +76,9 @@ def cmd_overlap(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.brain.servers import rasa_bin, rasa_env
 
-    content = settings.path(settings.content.dir)
-    _knowledge_base(settings)  # content errors are reported here, as by `bot validate`
-    print(f"Training {args.folds} models on parts of the examples (about {args.folds * 25} s)…", file=sys.stderr)
-    command = [str(rasa_bin(settings, "python")), "-m", "actions.ngram_overlap", "--content", str(content),
+    # The module validates the content itself and reports problems as `bot validate` does.
+    command = [str(rasa_bin(settings, "python")), "-m", "actions.ngram_overlap",
+               "--content", str(settings.path(settings.content.dir)),
                "--folds", str(args.folds)] + (["--json"] if args.json else [])
     return subprocess.run(command, cwd=settings.root, env=rasa_env(settings)).returncode
 
