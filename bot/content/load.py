@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bot.content.lined_yaml import LineDict, YamlSyntaxError, line_of, load_lined
+from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
+from bot.content.lined_yaml import LineDict, line_of
 from bot.content.model import FaqEntry, Intent, KnowledgeBase, Problem, Source, Validity
-from bot.text import comparable, nfc, sentences, strip_diacritics, syllables
+from bot.text import comparable, nfc, strip_diacritics
 
-MAX_SENTENCE_SYLLABLES = 70
-MAX_SENTENCES = 4
 MIN_EXAMPLES = 5
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -35,64 +33,9 @@ REQUIRED_PROMPTS = ("greeting", "anything_else", "ask_question", "rephrase", "no
                     "unverified_transfer", "human_transfer", "keypad_transfer", "out_of_scope_transfer",
                     "nothing_to_repeat", "empty_input", "no_input_goodbye", "max_call_length",
                     "system_error", "transfer_failed")
-PLACEHOLDERS = {"{branch}", "{branch_name}"}
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def error(self, file: Path, line: int, message: str) -> None:
-        self.problems.append(Problem(file, line, message))
-
-    def warn(self, file: Path, line: int, message: str) -> None:
-        self.problems.append(Problem(file, line, message, "warning"))
-
-
-def _spoken_text_problems(text: str, what: str, allow_placeholders: bool = False) -> list[str]:
-    """Problems of a text that TTS will read aloud."""
-    found = []
-    if re.search(r"\d", text):
-        found.append(f"{what} contains digits; write numbers as words (TTS reads digits badly)")
-    parts = sentences(text)
-    if len(parts) > MAX_SENTENCES:
-        found.append(f"{what} has {len(parts)} sentences; at most {MAX_SENTENCES} are easy to follow by ear")
-    for sentence in parts:
-        n = syllables(re.sub(r"\{\w+\}", "x", sentence))
-        if n > MAX_SENTENCE_SYLLABLES:
-            found.append(f"{what} has a sentence of {n} syllables (limit {MAX_SENTENCE_SYLLABLES}): "
-                         f"'{sentence[:40]}…'; split it")
-    unknown = set(re.findall(r"\{[^}]*\}", text)) - (PLACEHOLDERS if allow_placeholders else set())
-    if unknown:
-        found.append(f"{what} has unknown placeholder(s) {sorted(unknown)}")
-    return found
-
-
-def _load(path: Path, out: _Collector) -> Any:
-    try:
-        data = load_lined(path)
-    except YamlSyntaxError as exc:
-        out.error(exc.file, exc.line, exc.message)
-        return None
-    except OSError as exc:
-        out.error(path, 0, f"cannot read: {exc.strerror}")
-        return None
-    _report_duplicate_keys(data, path, out)
-    return data
-
-
-def _report_duplicate_keys(node: Any, path: Path, out: _Collector) -> None:
-    if isinstance(node, LineDict):
-        for key, line in node.duplicate_keys:
-            out.error(path, line, f"key '{key}' appears twice in the same entry; the first would be lost")
-        for value in node.values():
-            _report_duplicate_keys(value, path, out)
-    elif isinstance(node, list):
-        for item in node:
-            _report_duplicate_keys(item, path, out)
-
-
-def _text(entry: LineDict, key: str, path: Path, out: _Collector, what: str) -> str:
+def _text(entry: LineDict, key: str, path: Path, out: Collector, what: str) -> str:
     value = entry.get(key)
     if value is None:
         return ""
@@ -102,7 +45,7 @@ def _text(entry: LineDict, key: str, path: Path, out: _Collector, what: str) -> 
     return nfc(value).strip()
 
 
-def _examples(entry: LineDict, path: Path, out: _Collector, what: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+def _examples(entry: LineDict, path: Path, out: Collector, what: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     raw = entry.get("examples")
     if not isinstance(raw, list) or not raw:
         out.error(path, entry.key_lines.get("examples", entry.line), f"{what}: 'examples' must be a non-empty list")
@@ -120,19 +63,7 @@ def _examples(entry: LineDict, path: Path, out: _Collector, what: str) -> tuple[
     return tuple(result), tuple(lines)
 
 
-def _check_keys(entry: LineDict, allowed: set[str], required: Iterable[str], path: Path,
-                out: _Collector, what: str) -> bool:
-    for key in entry:
-        if key not in allowed:
-            out.error(path, entry.key_lines.get(str(key), entry.line),
-                      f"{what}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
-    missing = [k for k in required if entry.get(k) in (None, "", [])]
-    for key in missing:
-        out.error(path, entry.line, f"{what}: missing '{key}'")
-    return not missing
-
-
-def _date(value: Any, path: Path, line: int, out: _Collector, what: str) -> dt.date | None:
+def _date(value: Any, path: Path, line: int, out: Collector, what: str) -> dt.date | None:
     if value is None:
         return None
     if isinstance(value, dt.date):
@@ -144,7 +75,7 @@ def _date(value: Any, path: Path, line: int, out: _Collector, what: str) -> dt.d
         return None
 
 
-def _validity(raw: Any, path: Path, line: int, out: _Collector, what: str,
+def _validity(raw: Any, path: Path, line: int, out: Collector, what: str,
               default: Validity = Validity()) -> Validity:
     if raw is None:
         return default
@@ -161,29 +92,29 @@ def _validity(raw: Any, path: Path, line: int, out: _Collector, what: str,
     return Validity(start, until)
 
 
-def _load_meta(path: Path, out: _Collector) -> tuple[str, dict[str, str], dict[int, str], Validity]:
-    data = _load(path, out)
+def _load_meta(path: Path, out: Collector) -> tuple[str, dict[str, str], dict[int, str], Validity]:
+    data = load_yaml(path, out)
     if data is None:
         return "", {}, {}, Validity()
     if not isinstance(data, LineDict):
         out.error(path, 1, "expected keys version, categories, branches")
         return "", {}, {}, Validity()
-    _check_keys(data, META_KEYS, ("categories", "branches"), path, out, "meta")
+    check_keys(data, META_KEYS, ("categories", "branches"), path, out, "meta")
     categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
     branches: dict[int, str] = {}
     for key, name in (data.get("branches") or {}).items():
         if not isinstance(key, int) or not 1 <= key <= 9:
             out.error(path, data.get("branches").key_lines.get(str(key), 0), f"branch '{key}' must be a keypad digit 1-9")
             continue
-        for message in _spoken_text_problems(str(name), f"branch {key} name"):
+        for message in spoken_text_problems(str(name), f"branch {key} name"):
             out.error(path, data.get("branches").key_lines.get(str(key), 0), message)
         branches[key] = str(name)
     validity = _validity(data.get("validity"), path, data.key_lines.get("validity", 1), out, "meta")
     return str(data.get("version", "")), categories, branches, validity
 
 
-def _load_prompts(path: Path, out: _Collector) -> dict[str, str]:
-    data = _load(path, out)
+def _load_prompts(path: Path, out: Collector) -> dict[str, str]:
+    data = load_yaml(path, out)
     if data is None:
         return {}
     prompts = data.get("prompts") if isinstance(data, dict) else None
@@ -196,7 +127,7 @@ def _load_prompts(path: Path, out: _Collector) -> dict[str, str]:
         if not isinstance(text, str) or not text.strip():
             out.error(path, line, f"prompt '{name}' is empty")
             continue
-        for message in _spoken_text_problems(text, f"prompt '{name}'", allow_placeholders=True):
+        for message in spoken_text_problems(text, f"prompt '{name}'", allow_placeholders=True):
             out.error(path, line, message)
         result[str(name)] = nfc(text).strip()
     for name in REQUIRED_PROMPTS:
@@ -205,9 +136,9 @@ def _load_prompts(path: Path, out: _Collector) -> dict[str, str]:
     return result
 
 
-def _top_list(path: Path, key: str, out: _Collector) -> list | None:
+def _top_list(path: Path, key: str, out: Collector) -> list | None:
     """The file's one top-level list (`key:`), reporting a wrong shape or other top-level keys."""
-    data = _load(path, out)
+    data = load_yaml(path, out)
     if data is None:
         return None
     items = data.get(key) if isinstance(data, dict) else None
@@ -221,7 +152,7 @@ def _top_list(path: Path, key: str, out: _Collector) -> list | None:
     return items
 
 
-def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list[Intent]:
+def _load_intents(path: Path, branches: dict[int, str], out: Collector) -> list[Intent]:
     items = _top_list(path, "intents", out)
     if items is None:
         return []
@@ -231,7 +162,7 @@ def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list
             out.error(path, line_of(entry, items.line), "each intent must be a mapping with id, type, route, examples, response")
             continue
         what = f"intent '{entry.get('id', '?')}'"
-        ok = _check_keys(entry, INTENT_KEYS, INTENT_REQUIRED, path, out, what)
+        ok = check_keys(entry, INTENT_KEYS, INTENT_REQUIRED, path, out, what)
         kind = entry.get("type")
         if kind not in ("dialog", "routing"):
             out.error(path, entry.key_lines.get("type", entry.line), f"{what}: type must be dialog or routing")
@@ -241,7 +172,7 @@ def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list
         elif route.startswith("branch_") and int(route[7:]) not in branches:
             out.error(path, entry.key_lines.get("route", entry.line), f"{what}: unknown branch '{route}' (meta.yml lists {sorted(branches)})")
         response = _text(entry, "response", path, out, what)
-        for message in _spoken_text_problems(response, f"{what} response"):
+        for message in spoken_text_problems(response, f"{what} response"):
             out.error(path, entry.key_lines.get("response", entry.line), message)
         examples, example_lines = _examples(entry, path, out, what)
         if ok:
@@ -251,7 +182,7 @@ def _load_intents(path: Path, branches: dict[int, str], out: _Collector) -> list
 
 
 def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validity,
-               out: _Collector) -> list[FaqEntry]:
+               out: Collector) -> list[FaqEntry]:
     items = _top_list(path, "faqs", out)
     if items is None:
         return []
@@ -261,13 +192,13 @@ def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validit
             out.error(path, line_of(entry, items.line), "each FAQ entry must be a mapping (id, category, question, ...)")
             continue
         what = f"FAQ '{entry.get('id', '?')}'"
-        ok = _check_keys(entry, FAQ_KEYS, FAQ_REQUIRED, path, out, what)
+        ok = check_keys(entry, FAQ_KEYS, FAQ_REQUIRED, path, out, what)
         category = str(entry.get("category", ""))
         if category and category not in categories:
             out.error(path, entry.key_lines.get("category", entry.line),
                       f"{what}: unknown category '{category}' (meta.yml lists: {', '.join(categories)})")
         answer = _text(entry, "answer", path, out, what)
-        for message in _spoken_text_problems(answer, f"{what} answer"):
+        for message in spoken_text_problems(answer, f"{what} answer"):
             out.error(path, entry.key_lines.get("answer", entry.line), message)
         source = entry.get("source")
         document = source.get("document") if isinstance(source, dict) else None
@@ -292,7 +223,7 @@ def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validit
     return faqs
 
 
-def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: _Collector, today: dt.date) -> None:
+def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: Collector, today: dt.date) -> None:
     seen_ids: dict[str, tuple[Path, int]] = {}
     for item in [*faqs, *intents]:
         if not ID_PATTERN.match(item.id):
@@ -326,8 +257,9 @@ def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: _Collector, 
 
 
 def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
-    """Load data/faq/ (meta.yml, prompts.yml, intents.yml, entries/*.yml)."""
-    out = _Collector()
+    """Load data/faq/ (meta.yml, prompts.yml, intents.yml, danger.yml, entries/*.yml)."""
+    from bot.danger.load import FILE_NAME as DANGER_FILE, load_danger_net  # imports this module's helpers
+    out = Collector()
     meta_path, prompts_path, intents_path = (content_dir / n for n in ("meta.yml", "prompts.yml", "intents.yml"))
     version, categories, branches, default_validity = _load_meta(meta_path, out)
     prompts = _load_prompts(prompts_path, out)
@@ -339,8 +271,10 @@ def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tupl
     for path in entry_files:
         faqs += _load_faqs(path, categories, default_validity, out)
     _cross_checks(faqs, intents, out, today or dt.date.today())
+    danger, danger_problems = load_danger_net(content_dir, branches)
+    out.problems += danger_problems
     if any(p.severity == "error" for p in out.problems):
         return None, out.problems
     kb = KnowledgeBase(version, categories, branches, tuple(faqs), tuple(intents), prompts,
-                       (meta_path, prompts_path, intents_path, *entry_files))
+                       (meta_path, prompts_path, intents_path, content_dir / DANGER_FILE, *entry_files), danger)
     return kb, out.problems

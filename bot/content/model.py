@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.danger.model import DangerNet
+
 BRANCH_WORDS = {1: "một", 2: "hai", 3: "ba", 4: "bốn", 5: "năm", 6: "sáu"}
 
 
@@ -79,6 +81,7 @@ class KnowledgeBase:
     intents: tuple[Intent, ...]
     prompts: dict[str, str]
     files: tuple[Path, ...] = field(default=())
+    danger: DangerNet | None = None  # the safety net (danger.yml), checked before any answer
 
     def faq(self, faq_id: str) -> FaqEntry | None:
         return next((f for f in self.faqs if f.id == faq_id), None)

@@ -1,0 +1,151 @@
+"""Load and check the editors' danger.yml, every problem with its file and line.
+
+The checks keep a phrase from silently never matching (empty, digits mixed with words, a phrase
+that one of the kind's own exceptions always swallows) or from catching everyday words (a
+one-word phrase of one or two letters), and keep the spoken texts speakable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.content.lined_yaml import LineDict, line_of
+from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
+from bot.content.model import Problem
+from bot.danger.match import DangerMatcher, syllables
+from bot.danger.model import HUMAN, DangerKind, DangerNet
+from bot.text import nfc
+
+FILE_NAME = "danger.yml"
+KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except"}
+KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
+TOP_KEYS = {"asking_about_support", "dangers"}
+
+
+def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
+    """data/faq/danger.yml as a DangerNet; None if it has any error."""
+    out = Collector()
+    path = content_dir / FILE_NAME
+    net = _load(path, set(branches) if branches else set(range(1, 7)), out)
+    if net is None or any(p.severity == "error" for p in out.problems):
+        return None, out.problems
+    return net, out.problems
+
+
+def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
+    data = load_yaml(path, out)
+    if data is None:
+        return None
+    if not isinstance(data, LineDict) or not isinstance(data.get("dangers"), list):
+        out.error(path, 1, "expected 'asking_about_support:' and a 'dangers:' list")
+        return None
+    for key in data:
+        if key not in TOP_KEYS:
+            out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (allowed: {', '.join(sorted(TOP_KEYS))})")
+    asking = _phrase_list(data, "asking_about_support", path, out, "asking_about_support")
+    kinds: list[DangerKind] = []
+    seen: dict[str, int] = {}
+    for entry in data["dangers"]:
+        if not isinstance(entry, LineDict):
+            out.error(path, line_of(entry, data["dangers"].line), "each danger must be a mapping (id, number, transfer, message, ...)")
+            continue
+        kind = _kind(entry, path, branches, out)
+        if kind is None:
+            continue
+        if kind.id in seen:
+            out.error(path, entry.line, f"duplicate danger id '{kind.id}' (first at line {seen[kind.id]})")
+            continue
+        seen[kind.id] = entry.line
+        kinds.append(kind)
+    if not kinds:
+        out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
+        return None
+    net = DangerNet(tuple(kinds), asking, (path,))
+    _check_reachable(net, out)
+    return net
+
+
+def _kind(entry: LineDict, path: Path, branches: set[int], out: Collector) -> DangerKind | None:
+    what = f"danger '{entry.get('id', '?')}'"
+    ok = check_keys(entry, KIND_KEYS, KIND_REQUIRED, path, out, what)
+    kind_id = str(entry.get("id", ""))
+    if kind_id and not kind_id.replace("_", "").isalnum() or kind_id != kind_id.lower() or not kind_id.isascii():
+        out.error(path, entry.line, f"{what}: id must be lowercase letters, digits and _")
+        ok = False
+    transfer: Any = entry.get("transfer")
+    if transfer != HUMAN and not (isinstance(transfer, int) and transfer in branches):
+        out.error(path, entry.key_lines.get("transfer", entry.line),
+                  f"{what}: transfer must be a branch ({', '.join(map(str, sorted(branches)))}) or 'human'")
+        ok = False
+    texts = {}
+    for key in ("number", "message", "transfer_failed"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            if value is not None:
+                out.error(path, entry.key_lines.get(key, entry.line), f"{what}: '{key}' must be text")
+            ok = False
+            continue
+        texts[key] = nfc(value).strip()
+        for message in spoken_text_problems(texts[key], f"{what} {key}"):
+            out.error(path, entry.key_lines.get(key, entry.line), message)
+    number = texts.get("number", "")
+    for key in ("message", "transfer_failed"):
+        if number and key in texts and number not in texts[key].lower():
+            out.error(path, entry.key_lines.get(key, entry.line),
+                      f"{what}: {key} must say the number '{number}' (callers in danger need it in words)")
+    phrases = _phrase_list(entry, "phrases", path, out, what)
+    weak = _phrase_list(entry, "weak_phrases", path, out, what)
+    exceptions = _phrase_list(entry, "except", path, out, what)
+    if not phrases and entry.get("phrases") is not None:
+        out.error(path, entry.key_lines.get("phrases", entry.line), f"{what}: 'phrases' must list at least one phrase")
+    if not ok or not phrases:
+        return None
+    return DangerKind(kind_id, number, transfer, texts["message"], texts["transfer_failed"], phrases, weak,
+                      exceptions, path, entry.line)
+
+
+def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: str) -> tuple[str, ...]:
+    raw = entry.get(key)
+    if raw is None:
+        return ()
+    line = entry.key_lines.get(key, entry.line)
+    if not isinstance(raw, list):
+        out.error(path, line, f"{what}: '{key}' must be a list of phrases")
+        return ()
+    result: list[str] = []
+    seen: set[str] = set()
+    for item in raw:
+        item_line = line_of(item, line)
+        if isinstance(item, int):
+            item = str(item)  # 114 written without quotes
+        if not isinstance(item, str) or not item.strip():
+            out.error(path, item_line, f"{what}: a phrase in '{key}' is empty or not text")
+            continue
+        words = syllables(item)
+        text = " ".join(w.text for w in words)
+        if not words:
+            out.error(path, item_line, f"{what}: '{item}' has no words")
+            continue
+        if len(words) == 1 and len(words[0].bare) <= 2 and not text.isdigit():
+            out.error(path, item_line, f"{what}: '{item}' is too short to mean danger on its own; write the phrase around it")
+            continue
+        if text in seen:
+            out.warn(path, item_line, f"{what}: '{item}' is listed twice in '{key}'")
+        seen.add(text)
+        result.append(text)
+    return tuple(result)
+
+
+def _check_reachable(net: DangerNet, out: Collector) -> None:
+    """Each phrase must be able to fire on its own words: an exception that swallows it, or an
+    earlier kind that always wins, makes it dead weight that editors would trust."""
+    matcher = DangerMatcher(net)
+    for kind in net.kinds:
+        for phrase in (*kind.phrases, *kind.weak_phrases):
+            found = matcher.find(phrase)
+            if found is None:
+                out.error(kind.file, kind.line, f"danger '{kind.id}': the phrase '{phrase}' can never match "
+                          "(one of the kind's exceptions covers it, or it is also an asking_about_support phrase)")
+            elif found.kind.id != kind.id:
+                out.warn(kind.file, kind.line, f"danger '{kind.id}': '{phrase}' is caught first by "
+                         f"'{found.kind.id}' ('{found.phrase}'); the caller hears that kind's message")
