@@ -11,7 +11,7 @@ predictable for editors, who add phrases, not weights. Rules, per word of a phra
 - a phrase of three words or more may have one word heard with the wrong tone;
 - a phrase of two words or more may have one extra word in one place between its words ("nhà tôi
   cháy" is "nhà cháy"), but not together with a wrong tone.
-A match inside one of the kind's exceptions does not count; a weak phrase does not count in a
+A match that overlaps one of the kind's exceptions does not count; a weak phrase does not count in a
 sentence that asks about support ("tiền cấp cứu có được hỗ trợ không").
 """
 from __future__ import annotations
@@ -146,7 +146,7 @@ class DangerMatcher:
             excepted = [span for p in exceptions if (span := _find(words, p, bare_mode))]
             for phrase, is_weak in [*((p, False) for p in strong), *((p, True) for p in weak)]:
                 span = _find(words, phrase, bare_mode)
-                if span is None or any(a <= span[0] and span[1] <= b for a, b in excepted):
+                if span is None or any(span[0] < b and a < span[1] for a, b in excepted):
                     continue
                 if is_weak:
                     if asking is None:

@@ -1,0 +1,59 @@
+"""Editors' mistakes in danger.yml are reported with file and line; a valid edit reaches the net."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.content.load import load_knowledge_base
+from bot.danger.match import DangerMatcher
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def errors(content_dir: Path) -> list[str]:
+    kb, problems = load_knowledge_base(content_dir)
+    found = [str(p) for p in problems if p.severity == "error"]
+    assert (kb is None) == bool(found)
+    return found
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("    transfer: 1\n", "    transfer: 9\n", "transfer must be a branch"),
+    ("    transfer: 1\n", "    transfer: somebody\n", "transfer must be a branch"),
+    ('    number: "một một năm"\n', '    number: "115"\n', "contains digits"),
+    ("Nếu máy bị ngắt, hãy gọi một một năm.\"\n    transfer_failed",
+     "Xin đừng gác máy.\"\n    transfer_failed", "must say the number"),
+    ("      - tự tử\n", "      - tự tử\n      - \"\"\n", "empty or not text"),
+    ("      - tự tử\n", "      - tự tử\n      - ai\n", "too short"),
+    ("    except:\n      - mệt muốn chết\n", "    except:\n      - mệt muốn chết\n      - tự tử\n", "can never match"),
+    ("    phrases:\n      - tự tử\n", "    phrazes:\n      - tự tử\n", "unknown key 'phrazes'"),
+    ("  - id: suicide\n", "  - id: Tự tử\n", "id must be lowercase"),
+])
+def test_danger_problems_name_the_file_and_line(content_copy: Path, old: str, new: str, message: str):
+    path = content_copy / "danger.yml"
+    edit(path, old, new)
+    found = [e for e in errors(content_copy) if message in e]
+    assert found, errors(content_copy)
+    assert found[0].startswith(f"{path}:")
+    assert int(found[0].split(":")[1]) > 1
+
+
+def test_missing_danger_file_is_an_error(content_copy: Path):
+    (content_copy / "danger.yml").unlink()
+    assert any("danger.yml" in e and "cannot read" in e for e in errors(content_copy))
+
+
+def test_a_phrase_an_editor_adds_is_caught(content_copy: Path):
+    sentence = "ông ấy vừa bị ong đốt sưng hết mặt"
+    kb, _ = load_knowledge_base(content_copy)
+    assert DangerMatcher(kb.danger).find(sentence) is None
+    edit(content_copy / "danger.yml", "      - rắn cắn\n", "      - rắn cắn\n      - ong đốt\n")
+    kb, problems = load_knowledge_base(content_copy)
+    assert kb is not None, [str(p) for p in problems]
+    found = DangerMatcher(kb.danger).find(sentence)
+    assert found is not None and found.kind.id == "medical" and found.phrase == "ong đốt"

@@ -1,0 +1,91 @@
+"""The danger matcher on the shipped danger.yml: callers' words as typed and as the line garbles
+them are caught; ordinary questions that share words with danger are not."""
+from __future__ import annotations
+
+import pytest
+
+from bot.danger.match import DangerMatcher, syllable
+from bot.danger.model import DangerKind, DangerNet
+from bot.content.load import load_knowledge_base
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def matcher() -> DangerMatcher:
+    kb, problems = load_knowledge_base(ROOT / "data/faq")
+    assert kb is not None and kb.danger is not None, [str(p) for p in problems]
+    return DangerMatcher(kb.danger)
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("nhà tôi đang cháy", "fire"),
+    ("nha toi dang chay cuu voi", "fire"),  # typed without diacritics
+    ("nhà bên cạnh bốc cháy rồi", "fire"),
+    ("trời ơi nhà tôi cháy rồi", "fire"),  # one extra word inside "nhà cháy"
+    ("bố tôi khó thở lắm", "medical"),
+    ("bo toi kho tho lam", "medical"),
+    ("mẹ tôi ngất xỉu rồi", "medical"),
+    ("con tôi nên cơn co giật", "medical"),  # l/n merged by the line: "lên" heard "nên"
+    ("chồng tôi đang đánh tôi", "violence"),
+    ("có kẻ cầm dao ngoài cửa", "violence"),
+    ("em không muốn sống nữa", "suicide"),
+    ("em khong muon song nua", "suicide"),
+    ("tôi chán xống lắm rồi", "suicide"),  # s/x merged
+    ("con tôi uống nhầm thuốc chuột", "poisoning"),
+    ("có đứa trẻ bị bỏ rơi trước cửa nhà tôi", "child"),
+    ("tôi không muốn xống nữa", "suicide"),
+    ("không muốn sộng nữa", "suicide"),  # one wrong tone in a three-word phrase
+])
+def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
+    found = matcher.find(text)
+    assert found is not None, text
+    assert found.kind.id == kind, (text, found)
+
+
+@pytest.mark.parametrize("text", [
+    "tôi chạy xe ôm thì được hỗ trợ bao nhiêu",
+    "toi chay xe om duoc ho tro bao nhieu",  # "chay" alone is not "cháy" without diacritics
+    "bị tai nạn lao động có được hỗ trợ không",
+    "tôi nằm viện cấp cứu mười ngày có được hỗ trợ tiền không",
+    "anh chị cứ từ từ nói",  # "từ từ" is not "tự tử": two wrong tones are not allowed
+    "mệt muốn chết mà chưa nhận được tiền",
+    "tháng này cháy túi rồi, bao giờ có tiền hỗ trợ",
+    "cho tôi hỏi hồ sơ lao động tự do nộp ở đâu",
+    "công ty bị đánh thuế nặng quá",
+    "chờ xíu nhé",  # "xíu" is not "xỉu"
+    "một nửa tháng lương",  # "nửa" is "lửa" to a northern ear, and "lửa" alone is no phrase
+])
+def test_ordinary_questions_are_not_danger(matcher: DangerMatcher, text: str):
+    assert matcher.find(text) is None
+
+
+def test_two_wrong_tones_or_a_wrong_tone_and_a_gap_do_not_match():
+    kind = DangerKind("k", "một một năm", 1, "gọi một một năm", "gọi một một năm", ("không muốn sống",))
+    m = DangerMatcher(DangerNet((kind,)))
+    assert m.find("không muốn sộng") is not None
+    assert m.find("không mườn sộng") is None
+    assert m.find("không muốn lắm sống") is not None
+    assert m.find("không muốn lắm sộng") is None
+
+
+def test_the_first_kind_declared_wins():
+    a = DangerKind("a", "một", 1, "một", "một", ("cầm dao",))
+    b = DangerKind("b", "hai", 1, "hai", "hai", ("dao",))
+    assert DangerMatcher(DangerNet((a, b))).find("nó cầm dao").kind.id == "a"
+    assert DangerMatcher(DangerNet((b, a))).find("nó cầm dao").kind.id == "b"
+
+
+def test_weak_phrase_yields_to_a_question_about_support():
+    kind = DangerKind("k", "một", 1, "một", "một", ("khó thở",), weak_phrases=("cấp cứu",))
+    m = DangerMatcher(DangerNet((kind,), asking=("được hỗ trợ",)))
+    assert m.find("cấp cứu") is not None
+    assert m.find("đi cấp cứu có được hỗ trợ không") is None
+    assert m.find("khó thở có được hỗ trợ không") is not None  # a strong phrase always counts
+
+
+def test_syllable_sounds():
+    assert syllable("trời").sound == syllable("chời").sound
+    assert syllable("lửa").sound == syllable("nửa").sound
+    assert syllable("hoả").tone == syllable("hỏa").tone == "hỏi"
+    assert syllable("hoả").sound == syllable("hỏa").sound
+    assert not syllable("cho").marked and syllable("chó").marked and syllable("đi").marked
