@@ -1,5 +1,5 @@
 """Safety-net benchmark: people in danger routed (recall), ordinary callers sent to 115 (false
-alarms), on the blind danger splits as written and through the noise channel (bench/garble.py).
+alarms), on the blind danger splits as written and through the noise channel (bot/noise.py).
 
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.garble import garbled_copy
+from bot.noise import garbled_copy
 from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
 from bot.content.lined_yaml import LineDict, line_of
+from bot.danger.match import DangerMatcher
+from bot.danger.model import DangerNet
 from bot.content.model import FaqEntry, Intent, KnowledgeBase, Problem, Source, Validity
 from bot.text import comparable, nfc, strip_diacritics
 
@@ -256,6 +258,24 @@ def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: Collector, t
                      "the answer is about a past policy")
 
 
+def _danger_in_ordinary_examples(danger: DangerNet, items: list[FaqEntry | Intent], out: Collector) -> None:
+    """An ordinary example that the safety net takes for danger is a false alarm waiting for a
+    caller: show it to the editor, with the phrase, as the model is trained (also without
+    diacritics). The emergency intent's examples are danger by design."""
+    matcher = DangerMatcher(danger)
+    for item in items:
+        if item.id == "emergency":
+            continue
+        for example, line in zip(item.examples, item.example_lines):
+            for variant in dict.fromkeys((example, strip_diacritics(example))):
+                found = matcher.find(variant)
+                if found:
+                    out.warn(item.file, line, f"'{item.id}': the safety net takes this example for danger "
+                             f"'{found.kind.id}' (phrase '{found.phrase}' heard in '{found.heard}'); sharpen the "
+                             "phrase in danger.yml or add an exception")
+                    break
+
+
 def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Load data/faq/ (meta.yml, prompts.yml, intents.yml, danger.yml, entries/*.yml)."""
     from bot.danger.load import FILE_NAME as DANGER_FILE, load_danger_net  # imports this module's helpers
@@ -273,6 +293,8 @@ def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tupl
     _cross_checks(faqs, intents, out, today or dt.date.today())
     danger, danger_problems = load_danger_net(content_dir, branches)
     out.problems += danger_problems
+    if danger is not None:
+        _danger_in_ordinary_examples(danger, [*faqs, *intents], out)
     if any(p.severity == "error" for p in out.problems):
         return None, out.problems
     kb = KnowledgeBase(version, categories, branches, tuple(faqs), tuple(intents), prompts,

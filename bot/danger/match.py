@@ -6,11 +6,13 @@ predictable for editors, who add phrases, not weights. Rules, per word of a phra
 - a word that carries diacritics matches when its sounds match: the same tone and vowel, with
   the merges a northern speaker or a phone line makes (l/n, tr/ch, s/x, d/gi/r; final n/ng/nh,
   t/c/ch) treated as one sound;
-- in a sentence typed without diacritics, words match on their bare letters (with the same
-  merges); one-word phrases do not match there ("chay" is "chạy" as often as "cháy");
+- in a sentence typed without diacritics, words match on their bare letters, without merges
+  (typing has no line to blur it, and bare words are ambiguous enough: "co giao" is a teacher,
+  not "có dao"); one-word phrases do not match there ("chay" is "chạy" as often as "cháy");
 - a phrase of three words or more may have one word heard with the wrong tone;
 - a phrase of two words or more may have one extra word in one place between its words ("nhà tôi
-  cháy" is "nhà cháy"), but not together with a wrong tone.
+  cháy" is "nhà cháy"), but not together with a wrong tone, and not without diacritics (bare
+  words are ambiguous enough: "do o tro" is not "giở trò").
 A match that overlaps one of the kind's exceptions does not count; a weak phrase does not count in a
 sentence that asks about support ("tiền cấp cứu có được hỗ trợ không").
 """
@@ -40,7 +42,7 @@ class Syllable:
     text: str  # lowercase NFC
     sound: str  # letters without the tone, consonant merges applied ("trời" -> "chơi")
     tone: str
-    bare: str  # no diacritics at all, merges applied ("trời" -> "choi")
+    bare: str  # no diacritics at all ("trời" -> "troi")
     marked: bool  # carries any diacritic (or đ)
 
 
@@ -49,7 +51,7 @@ def _merge(letters: str) -> str:
     initial, rest = (m.group(1) or ""), m.group(2)
     initial = _INITIAL_MERGE.get(initial, initial)
     rest = _FINAL.sub(lambda f: _FINAL_MERGE.get(f.group(1), f.group(1)), rest) if rest else rest
-    return initial + rest.replace("y", "i")
+    return initial + ("i" if rest == "y" else rest)  # "lý" = "lí", but "ay" is not "ai"
 
 
 def syllable(word: str) -> Syllable:
@@ -59,7 +61,7 @@ def syllable(word: str) -> Syllable:
     toneless = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if ch not in _TONES))
     bare = "".join(ch for ch in decomposed if ch not in _MARKS).replace("đ", "d")
     marked = bare != unicodedata.normalize("NFD", text)
-    return Syllable(text, _merge(toneless), tone, _merge(bare), marked)
+    return Syllable(text, _merge(toneless), tone, bare, marked)
 
 
 def syllables(text: str) -> list[Syllable]:
@@ -93,17 +95,23 @@ def _word_fit(said: Syllable, want: Syllable, bare_mode: bool) -> str | None:
     return "same" if said.tone == want.tone else "tone"
 
 
-def _find(words: Sequence[Syllable], phrase: _Phrase, bare_mode: bool) -> tuple[int, int] | None:
-    """The span [start, end) of the first place `phrase` is said, by the rules above."""
+def _spans(words: Sequence[Syllable], phrase: _Phrase, bare_mode: bool, starts: Sequence[int]) -> tuple[int, int] | None:
+    """The span [start, end) of the first place `phrase` is said, by the rules above, trying
+    only the given start positions."""
     n = len(phrase.words)
     if bare_mode and n == 1 and phrase.words[0].marked:
         return None
-    for start in range(len(words)):
+    for start in starts:
         end = _match_from(words, start, phrase.words, bare_mode, tone_slips=1 if n >= 3 else 0,
-                          gaps=1 if n >= 2 else 0)
+                          gaps=1 if n >= 2 and not bare_mode else 0)
         if end is not None:
             return start, end
     return None
+
+
+def _key(word: Syllable, bare_mode: bool) -> str:
+    """Words that can fit each other share this key (the index's key; _word_fit decides)."""
+    return word.bare if bare_mode else word.sound
 
 
 def _match_from(words: Sequence[Syllable], i: int, want: Sequence[Syllable], bare_mode: bool,
@@ -128,12 +136,37 @@ def _match_from(words: Sequence[Syllable], i: int, want: Sequence[Syllable], bar
     return None
 
 
+class _Index:
+    """Phrases by the key of their first word, so a sentence is only tried against phrases
+    that can start at one of its words (validation runs every example through the net)."""
+
+    def __init__(self, phrases: Sequence[_Phrase]) -> None:
+        self.phrases = phrases
+        self._by_key: dict[tuple[bool, str], list[int]] = {}
+        for n, phrase in enumerate(phrases):
+            for bare_mode in (False, True):
+                self._by_key.setdefault((bare_mode, _key(phrase.words[0], bare_mode)), []).append(n)
+
+    def said(self, words: Sequence[Syllable], bare_mode: bool) -> list[tuple[_Phrase, tuple[int, int]]]:
+        """Every phrase said in `words` with its first span, in the editors' order."""
+        starts: dict[int, list[int]] = {}
+        for at, word in enumerate(words):
+            for n in self._by_key.get((bare_mode, _key(word, bare_mode)), ()):
+                starts.setdefault(n, []).append(at)
+        found = []
+        for n in sorted(starts):
+            span = _spans(words, self.phrases[n], bare_mode, starts[n])
+            if span is not None:
+                found.append((self.phrases[n], span))
+        return found
+
+
 class DangerMatcher:
     def __init__(self, net: DangerNet) -> None:
         self.net = net
-        self._asking = _phrases(net.asking)
-        self._kinds = [(k, _phrases(k.phrases), _phrases(k.weak_phrases), _phrases(k.exceptions))
-                       for k in net.kinds]
+        self._asking = _Index(_phrases(net.asking))
+        self._kinds = [(k, _Index(_phrases(k.phrases)), _Index(_phrases(k.weak_phrases)),
+                        _Index(_phrases(k.exceptions))) for k in net.kinds]
 
     def find(self, text: str) -> DangerMatch | None:
         """The first kind of danger (in the editors' order) the caller's words show, or None."""
@@ -143,16 +176,15 @@ class DangerMatcher:
         bare_mode = sum(w.marked for w in words) < _MARKED_SHARE * len(words)
         asking: bool | None = None  # computed only when a weak phrase matches
         for kind, strong, weak, exceptions in self._kinds:
-            excepted = [span for p in exceptions if (span := _find(words, p, bare_mode))]
-            for phrase, is_weak in [*((p, False) for p in strong), *((p, True) for p in weak)]:
-                span = _find(words, phrase, bare_mode)
-                if span is None or any(span[0] < b and a < span[1] for a, b in excepted):
-                    continue
-                if is_weak:
-                    if asking is None:
-                        asking = any(_find(words, p, bare_mode) for p in self._asking)
-                    if asking:
+            excepted = [span for _, span in exceptions.said(words, bare_mode)]
+            for index, is_weak in ((strong, False), (weak, True)):
+                for phrase, (a, b) in index.said(words, bare_mode):
+                    if any(a < end and start < b for start, end in excepted):
                         continue
-                heard = " ".join(w.text for w in words[span[0]:span[1]])
-                return DangerMatch(kind, phrase.text, heard, is_weak)
+                    if is_weak:
+                        if asking is None:
+                            asking = bool(self._asking.said(words, bare_mode))
+                        if asking:
+                            break
+                    return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak)
         return None
