@@ -17,7 +17,8 @@ from bot.danger.model import HUMAN, DangerKind, DangerNet
 from bot.text import nfc
 
 FILE_NAME = "danger.yml"
-KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except"}
+KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
+             "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
 TOP_KEYS = {"asking_about_support", "dangers"}
 
@@ -96,12 +97,29 @@ def _kind(entry: LineDict, path: Path, branches: set[int], out: Collector) -> Da
     phrases = _phrase_list(entry, "phrases", path, out, what)
     weak = _phrase_list(entry, "weak_phrases", path, out, what)
     exceptions = _phrase_list(entry, "except", path, out, what)
+    examples = _examples(entry, path, out, what)
     if not phrases and entry.get("phrases") is not None:
         out.error(path, entry.key_lines.get("phrases", entry.line), f"{what}: 'phrases' must list at least one phrase")
     if not ok or not phrases:
         return None
     return DangerKind(kind_id, number, transfer, texts["message"], texts["transfer_failed"], phrases, weak,
-                      exceptions, path, entry.line)
+                      exceptions, examples, path, entry.line)
+
+
+def _examples(entry: LineDict, path: Path, out: Collector, what: str) -> tuple[str, ...]:
+    raw = entry.get("examples")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        out.error(path, entry.key_lines.get("examples", entry.line), f"{what}: 'examples' must be a list of sentences")
+        return ()
+    result = []
+    for item in raw:
+        if not isinstance(item, str) or not item.strip():
+            out.error(path, line_of(item, entry.key_lines.get("examples", entry.line)), f"{what}: an example is empty or not text")
+            continue
+        result.append(nfc(item).strip())
+    return tuple(result)
 
 
 def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: str) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ class DangerKind:
     phrases: tuple[str, ...]  # danger wherever they appear
     weak_phrases: tuple[str, ...] = ()  # danger unless the caller is asking about support
     exceptions: tuple[str, ...] = ()  # spans that hold danger words but are not danger
+    examples: tuple[str, ...] = ()  # callers' sentences: the brain's model learns the kind from them
     file: Path = Path()
     line: int = 0
 
@@ -41,7 +42,8 @@ class DangerNet:
         return {"asking": list(self.asking), "kinds": [
             {"id": k.id, "number": k.number, "transfer": k.transfer, "message": k.message,
              "transfer_failed": k.transfer_failed, "phrases": list(k.phrases),
-             "weak_phrases": list(k.weak_phrases), "exceptions": list(k.exceptions)}
+             "weak_phrases": list(k.weak_phrases), "exceptions": list(k.exceptions),
+             "examples": list(k.examples)}
             for k in self.kinds]}
 
     @classmethod
@@ -49,6 +51,7 @@ class DangerNet:
         kinds = tuple(DangerKind(
             id=str(k["id"]), number=str(k["number"]), transfer=k["transfer"], message=str(k["message"]),
             transfer_failed=str(k["transfer_failed"]), phrases=tuple(k["phrases"]),
-            weak_phrases=tuple(k.get("weak_phrases", ())), exceptions=tuple(k.get("exceptions", ())))
+            weak_phrases=tuple(k.get("weak_phrases", ())), exceptions=tuple(k.get("exceptions", ())),
+            examples=tuple(k.get("examples", ())))
             for k in data["kinds"])
         return cls(kinds, tuple(data.get("asking", ())))
