@@ -22,6 +22,7 @@ from bot.danger.match import DangerMatcher
 ROOT = Path(__file__).resolve().parent.parent
 SPLITS = {"dev": ROOT / "data/eval/danger_dev.yml", "test": ROOT / "data/eval/danger_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
+BRAIN_PORT = 5425
 
 
 def load_split(path: Path) -> dict[str, list[dict]]:
@@ -89,6 +90,108 @@ def run_net() -> dict:
         out[name] = {"clean": score(split, kind_of, garbled=False, show_misses=name == "dev"),
                      "garbled": score(split, kind_of, garbled=True, show_misses=name == "dev")}
     return out
+
+
+def brain_outcome(reply, section: str, item: dict) -> str:
+    """What one sentence got from the whole brain, as the benchmark counts it."""
+    danger = reply.reason.startswith("danger:")
+    if section == "danger":
+        return "routed" if danger else ("person" if reply.action == "transfer" else "missed")
+    if danger:
+        return "false_alarm"
+    if section == "routing":
+        return "right_branch" if reply.action == "transfer" and reply.branch == item["branch"] else "other"
+    if section == "other_benefit":
+        return "covid_answer" if reply.action == "answer" else "not_answered"
+    return "ordinary"
+
+
+async def run_brain(settings) -> dict:
+    """Every split sentence as the first turn of a new call to the running brain (bench port)."""
+    import uuid
+
+    from bot.brain.client import BrainClient
+    from bot.brain.servers import start_brain, stop_brain
+
+    kb, _ = load_knowledge_base(settings.path(settings.content.dir))
+    s = settings.replace(rasa={"port": BRAIN_PORT, "actions_port": BRAIN_PORT + 50})
+    brain = await start_brain(s)
+    out: dict = {}
+    try:
+        async with BrainClient(brain.url, brain.token, kb, s.dialogue.human_branch, 10.0) as client:
+            for name, path in SPLITS.items():
+                if not path.exists():
+                    continue
+                split = load_split(path)
+                for garbled in (False, True):
+                    counts: dict[str, Counter] = {}
+                    misses: list[str] = []
+                    for section in ("danger", *ORDINARY):
+                        items = split[section]
+                        texts = _texts(items, garbled, seed=11 if section == "danger" else 13)
+                        c = counts.setdefault(section, Counter())
+                        for item, text in zip(items, texts):
+                            reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
+                            outcome = brain_outcome(reply, section, item)
+                            c[outcome] += 1
+                            c["n"] += 1
+                            if name == "dev" and outcome in ("missed", "person", "false_alarm", "covid_answer"):
+                                misses.append(f"{section}/{outcome}: {text} -> {reply.action} {reply.intent} "
+                                              f"{reply.faq_id or ''} {reply.branch or ''}")
+                    out.setdefault(name, {})["garbled" if garbled else "clean"] = {
+                        "danger_routed": counts["danger"]["routed"] / counts["danger"]["n"],
+                        "danger_to_a_person": counts["danger"]["person"] / counts["danger"]["n"],
+                        "danger_missed": counts["danger"]["missed"] / counts["danger"]["n"],
+                        "false_alarms": {sec: {"n": counts[sec]["n"], "alarms": counts[sec]["false_alarm"]}
+                                         for sec in ORDINARY},
+                        "routing_right_branch": counts["routing"]["right_branch"] / counts["routing"]["n"],
+                        "other_benefit_answered_with_covid_entry":
+                            counts["other_benefit"]["covid_answer"] / counts["other_benefit"]["n"],
+                        **({"mistakes": misses} if name == "dev" else {}),
+                    }
+    finally:
+        await stop_brain(brain)
+    return out
+
+
+def run(settings) -> dict:
+    import asyncio
+    return {"net": run_net(), "brain": asyncio.run(run_brain(settings))}
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def section(r: dict) -> str:
+    lines = ["## Safety net (people in danger routed before any answer)", "",
+             "Blind splits in callers' words, written by two writers who saw no phrase list or training",
+             "example: `data/eval/danger_dev.yml` (phrases and the model's threshold were tuned on it, so",
+             "its figures are optimistic) and `data/eval/danger_test.yml` (sealed: only measured). Garbled:",
+             "the same sentences through the noise channel (bot/noise.py: tones, northern consonant",
+             "merges, finals, a lost syllable, diacritics dropped).", "",
+             "Whole brain (the danger net's phrases, then its model, then the FAQ classifier):", "",
+             "| split | people in danger routed | to a person instead | missed | false alarms (ordinary / routing / other benefits) | symptoms & testing to branch 3 / 2 | other benefits answered with a COVID entry |",
+             "|---|---|---|---|---|---|---|"]
+    for name, modes in r["brain"].items():
+        for mode, v in modes.items():
+            fa = v["false_alarms"]
+            lines.append(f"| {name}, {mode} | {_pct(v['danger_routed'])} | {_pct(v['danger_to_a_person'])} | "
+                         f"{_pct(v['danger_missed'])} | " + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values())
+                         + f" | {_pct(v['routing_right_branch'])} | {_pct(v['other_benefit_answered_with_covid_entry'])} |")
+    lines += ["", "The editors' phrases alone (bot/danger/match.py, no model):", "",
+              "| split | routed | right kind | false alarms (ordinary / routing / other benefits) |", "|---|---|---|---|"]
+    for name, modes in r["net"].items():
+        for mode, v in modes.items():
+            fa = v["false_alarms"]
+            lines.append(f"| {name}, {mode} | {_pct(v['routed'])} | {_pct(v['right_kind'])} | "
+                         + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values()) + " |")
+    dev = r["brain"].get("dev", {}).get("clean", {})
+    if dev.get("mistakes"):
+        # Dev only: the test split's mistakes are never printed, so nobody writes phrases against them.
+        lines += ["", "Dev mistakes (clean; the test split's stay unprinted):", ""]
+        lines += [f"- {m}" for m in dev["mistakes"][:30]]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -68,13 +68,18 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "calls", "asr", "sip")
+SECTIONS = ("brain", "danger", "calls", "asr", "sip")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
     if name == "brain":
         result = asyncio.run(brain.run(settings, train=not args.no_train))
         return result, brain_section(result)
+    if name == "danger":
+        from bench import danger
+
+        result = danger.run(settings)
+        return result, danger.section(result)
     if name == "calls":
         from bench import calls
 
