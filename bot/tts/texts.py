@@ -1,4 +1,5 @@
-"""Everything the bot can say, by id: FAQ answers, intent responses, prompts (per branch)."""
+"""Everything the bot can say, by id: FAQ answers, intent responses, prompts (per branch), and the
+safety net's messages (`danger_<kind>`, `danger_<kind>_failed`)."""
 from __future__ import annotations
 
 from bot.content.model import KnowledgeBase
@@ -20,6 +21,10 @@ def spoken_texts(kb: KnowledgeBase) -> dict[str, str]:
                 texts.setdefault(f"{name}.{branch}", kb.prompt(name, branch))
         else:
             texts.setdefault(name, kb.prompt(name))
+    # A person in danger must never wait for the synthesiser: these are pre-rendered like the rest.
+    for kind in (kb.danger.kinds if kb.danger else ()):
+        texts.setdefault(f"danger_{kind.id}", kind.message)
+        texts.setdefault(f"danger_{kind.id}_failed", kind.transfer_failed)
     return texts
 
 
