@@ -29,12 +29,12 @@ from bot.asr.metrics import error_rates, normalise
 from bot.audio.files import read_audio
 from bot.audio.frames import AudioFrame, frames_of
 from bot.audio.phone import PHONE_RATE, from_phone_line, to_phone_line
+from bot.call.timing import FRAME_MS, FRAME_S
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "speech"
 FOLDERS = ("vivos", "vieneu")
-FRAME = PHONE_RATE // 50  # 20 ms at 8 kHz
-REALTIME_MS = 20.0
+FRAME = PHONE_RATE * FRAME_MS // 1000  # 20 ms at 8 kHz
 LAG_BUDGET_MS = 250.0  # recognition may trail the caller by this much (p99) and turns still feel prompt
 
 
@@ -81,24 +81,24 @@ def listen_frames(engine: AsrEngine, frames: list[np.ndarray]) -> str:
     """(c) As a call hears it: half a second of line silence around the recording, Silero VAD and
     the turn detector decide what reaches the recogniser (pre-roll, turn ends), every turn's text."""
     from bot.audio.frames import AudioFrame
-    from bot.pipeline.listener import CallerTurn, Listener
+    from bot.call.hearing import CallerTurn, Hearing
     from bot.vad.silero_onnx import SileroOnnxVad
     from bot.vad.turns import TurnConfig
 
     quiet = [np.zeros(frames[0].size, np.int16)] * 25
-    listener = Listener(SileroOnnxVad(), engine.stream(), TurnConfig(end_pause_ms=350, max_turn_ms=15000,
-                                                                    min_speech_ms=200))
+    hearing = Hearing(SileroOnnxVad(), engine.stream(), TurnConfig(end_pause_ms=350, max_turn_ms=15000,
+                                                                  min_speech_ms=200))
     texts: list[str] = []
     t = 0.0
     try:
         for frame in [*quiet, *frames, *quiet]:
-            for event in listener.feed(AudioFrame.from_samples(frame, PHONE_RATE), t):
+            for event in hearing.feed(AudioFrame.from_samples(frame, PHONE_RATE), t):
                 if isinstance(event, CallerTurn):
                     texts.append(event.text)
-            t += 20.0
-        texts += [e.text for e in listener.flush(t) if isinstance(e, CallerTurn)]
+            t += FRAME_MS
+        texts += [e.text for e in hearing.flush(t) if isinstance(e, CallerTurn)]
     finally:
-        listener.close()
+        hearing.close()
     return " ".join(x for x in texts if x)
 
 
@@ -144,7 +144,7 @@ def call_audio(items: list[Utterance], seconds: float) -> list[np.ndarray]:
     for item in items:
         samples, rate = read_audio(item.path)
         frames += phone_frames(samples, rate)
-        if len(frames) * 0.02 >= seconds:
+        if len(frames) * FRAME_S >= seconds:
             break
     return frames
 
@@ -206,7 +206,7 @@ def concurrency_trial(engine: AsrEngine, frames: list[np.ndarray], n: int, secon
         stream.close()
     finish, lags = 0.0, []
     for k, d in enumerate(durations):
-        due = (k + 1) * REALTIME_MS / 1000
+        due = (k + 1) * FRAME_S
         finish = max(due, finish) + d
         lags.append(finish - due)
     mean_ms = 1000 * statistics.fmean(durations)
@@ -215,7 +215,7 @@ def concurrency_trial(engine: AsrEngine, frames: list[np.ndarray], n: int, secon
             "p99_lag_ms": round(1000 * float(np.percentile(lags, 99)), 1),
             "max_lag_ms": round(1000 * max(lags), 1),
             "cpu_per_wall": round(cpu / wall, 2), "vad_share": round(vad_time / wall, 3) if with_vad else None,
-            "realtime": mean_ms < REALTIME_MS}
+            "realtime": mean_ms < FRAME_MS}
 
 
 def concurrency(engine: AsrEngine, frames: list[np.ndarray], with_vad: bool, seconds: float = 10.0,

@@ -1,6 +1,6 @@
 """Voice-path benchmark: end of caller speech -> first answer audio, concurrency, memory per call.
 
-Calls are simulated on the call's clock (bot/pipeline/simulate.py) against the real brain, with
+Calls are simulated on the call's clock (bot/call/virtual_clock.py) against the real brain, with
 the prompt cache rendered first (as `make prompts` does in production).
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 from bench.brain import percentile, rss_mb
 from bot.brain.client import BrainClient
 from bot.brain.servers import start_brain, stop_brain
+from bot.call.session import CallSession, call_config, make_engines
+from bot.call.timing import FRAME_MS
+from bot.call.virtual_clock import VirtualClock, caller_audio, parse_script, run_call
 from bot.config import Settings
 from bot.content.load import load_knowledge_base
-from bot.pipeline.session import CallSession, call_config, make_engines
-from bot.pipeline.simulate import VirtualClock, caller_audio, parse_script, run_call
 
 BENCH_PORT = 5605
 CYCLE_SPEECH_S = 4.0  # the recordings last ~4 s
-FRAME_MS = 20
 # A call is "in real time" when the caller hears no gap (a phone's jitter buffer absorbs one
 # frame: no more than 0.1 % of frames over 20 ms late) and the bot still answers promptly.
 MAX_LATE_20_SHARE = 0.001

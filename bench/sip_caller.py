@@ -1,3 +1,4 @@
+# Over 400 lines: one standalone caller program (user agent, RTP pacing, analysis), run in its own process.
 """The callers of the SIP benchmark (bench/sip.py), in their own process: N simultaneous SIP calls
 to a running `bot run`, each from a minimal user agent built on bot/transports/sip/ (message,
 sdp, rtp), with its own RTP socket.
@@ -29,14 +30,14 @@ import time
 import numpy as np
 
 from bot.audio.g711 import ulaw_decode, ulaw_encode
+from bot.call.timing import FRAME_MS, FRAME_S
 from bot.transports.sip import message as sipmsg
 from bot.transports.sip.message import SipMessage, SipParseError
 from bot.transports.sip.rtp import RtpError, RtpPacket, parse_rtp
 from bot.transports.sip.sdp import Media, Negotiated, SdpError, Session, build_sdp, parse_sdp
 
-FRAME_S = 0.02
-FRAME_NS = 20_000_000
-SAMPLES = 160
+FRAME_NS = FRAME_MS * 1_000_000
+SAMPLES = 160  # one 20 ms RTP packet at 8 kHz
 SILENCE = b"\xff" * SAMPLES
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not export it
 # µ-law codes within ±96 of zero (about -50 dBFS): what counts as the bot being silent.
@@ -432,7 +433,7 @@ async def main() -> None:
     p.add_argument("files", nargs="+")
     args = p.parse_args()
 
-    from bot.pipeline.simulate import caller_audio
+    from bot.call.virtual_clock import caller_audio
 
     recordings = [Recording(caller_audio(f, 8000)) for f in args.files]
     loop = asyncio.get_running_loop()

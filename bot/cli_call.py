@@ -37,10 +37,10 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
     from bot.audio.files import write_wav
     from bot.brain.client import BrainClient
     from bot.brain.servers import running_brain
+    from bot.call.records import CallRecorder
+    from bot.call.session import CallSession, call_config, make_engines
+    from bot.call.virtual_clock import VirtualClock, parse_script, run_call, script_problems
     from bot.content.load import load_knowledge_base
-    from bot.pipeline.records import CallRecorder
-    from bot.pipeline.session import CallSession, call_config, make_engines
-    from bot.pipeline.simulate import VirtualClock, parse_script, run_call, script_problems
 
     script = parse_script(args.script)
     problems = script_problems(script)
@@ -73,7 +73,7 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.pipeline.simulate import ScriptError
+    from bot.call.virtual_clock import ScriptError
 
     try:
         return asyncio.run(_call(settings, args))

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
     from bot.content.load import load_knowledge_base
-    from bot.dialog.policy import DEFAULT_EMERGENCY_TEXT
+    from bot.policy.policy import DEFAULT_EMERGENCY_TEXT
     from bot.tts import TtsUnavailable, make_tts
     from bot.tts.cache import PromptCache
     from bot.tts.recordings import RecordedPrompts, recording_problems

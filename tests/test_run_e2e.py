@@ -273,8 +273,8 @@ class TimedRtpSink(RtpSink):
 
 
 async def test_a_spoken_question_gets_a_spoken_answer_from_the_real_brain(line):
-    from bot.pipeline.simulate import caller_audio
-    from tests.pipeline.conftest import speech
+    from bot.call.virtual_clock import caller_audio
+    from tests.call.conftest import speech
 
     voice = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)  # read from ../shared, never copied
     lead, after = 0.5, 12.0  # the caller barges into the greeting; then listens for the answer

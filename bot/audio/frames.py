@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.call.timing import FRAME_MS
+
 SAMPLE_WIDTH = 2  # bytes per sample: int16 little-endian mono everywhere in the pipeline
 
 
@@ -40,14 +42,14 @@ class AudioFrame:
         return 1000.0 * self.num_samples / self.sample_rate
 
 
-def samples_per_frame(rate: int, ms: int = 20) -> int:
+def samples_per_frame(rate: int, ms: int = FRAME_MS) -> int:
     n = rate * ms / 1000
     if n != int(n) or n <= 0:
         raise ValueError(f"{ms} ms at {rate} Hz is not a whole number of samples")
     return int(n)
 
 
-def frames_of(pcm: bytes | np.ndarray, rate: int, ms: int = 20, pad: bool = True) -> Iterator[AudioFrame]:
+def frames_of(pcm: bytes | np.ndarray, rate: int, ms: int = FRAME_MS, pad: bool = True) -> Iterator[AudioFrame]:
     """Cut PCM into consecutive `ms`-millisecond frames.
 
     The last partial frame is zero-padded (`pad=True`, so every frame has the same length, as on

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.asr.base import AsrStream
 from bot.audio.frames import AudioFrame
+from bot.call.timing import FRAME_MS
 from bot.vad.base import Vad
 from bot.vad.turns import SpeechEnded, SpeechStarted, TurnConfig, TurnDetector
 
@@ -30,43 +31,43 @@ class CallerTurn:
     reason: str  # pause | max_length | flush
 
 
-ListenerEvent = CallerStarted | CallerTurn
+HearingEvent = CallerStarted | CallerTurn
 
 
-class Listener:
+class Hearing:
     def __init__(self, vad: Vad, asr: AsrStream, turns: TurnConfig) -> None:
         self._vad = vad
         self._asr = asr
         self._turns = TurnDetector(turns)
         keep_ms = turns.pre_roll_ms + turns.min_speech_ms + 40
-        self._recent: deque[tuple[float, AudioFrame]] = deque(maxlen=max(1, int(keep_ms // 20) + 1))
+        self._recent: deque[tuple[float, AudioFrame]] = deque(maxlen=max(1, int(keep_ms // FRAME_MS) + 1))
         self._in_turn = False
         self._cut_text: list[str] = []  # text of max-length cuts within the current utterance
         self._cut_start: float | None = None
 
-    def feed(self, frame: AudioFrame, t_ms: float) -> list[ListenerEvent]:
+    def feed(self, frame: AudioFrame, t_ms: float) -> list[HearingEvent]:
         probability = self._vad.is_speech(frame)
         self._recent.append((t_ms, frame))
         if self._in_turn:
             self._asr.accept(frame.samples)
-        out: list[ListenerEvent] = []
+        out: list[HearingEvent] = []
         for event in self._turns.feed(frame, probability, t_ms):
             out += self._on_turn_event(event)
         return out
 
-    def feed_many(self, frames: list[tuple[AudioFrame, float]]) -> list[ListenerEvent]:
-        out: list[ListenerEvent] = []
+    def feed_many(self, frames: list[tuple[AudioFrame, float]]) -> list[HearingEvent]:
+        out: list[HearingEvent] = []
         for frame, t_ms in frames:
             out += self.feed(frame, t_ms)
         return out
 
-    def flush(self, t_ms: float) -> list[ListenerEvent]:
-        out: list[ListenerEvent] = []
+    def flush(self, t_ms: float) -> list[HearingEvent]:
+        out: list[HearingEvent] = []
         for event in self._turns.flush(t_ms):
             out += self._on_turn_event(event)
         return out
 
-    def _on_turn_event(self, event: SpeechStarted | SpeechEnded) -> list[ListenerEvent]:
+    def _on_turn_event(self, event: SpeechStarted | SpeechEnded) -> list[HearingEvent]:
         if isinstance(event, SpeechStarted):
             if not self._in_turn:
                 # Catch the recogniser up: pre-roll and the frames that confirmed speech.

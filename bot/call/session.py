@@ -19,14 +19,15 @@ from typing import Any, Protocol
 
 from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
+from bot.call.hearing import CallerStarted, CallerTurn, Hearing
+from bot.call.player import Player
+from bot.call.records import CallRecorder
+from bot.call.timing import FRAME_S
 from bot.content.model import KnowledgeBase
-from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
-from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Dtmf, EngineFailed,
+from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
+from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Dtmf, EngineFailed,
                                Event, PlaybackFinished, Tick, TransferFailed)
-from bot.dialog.policy import CallPolicy, Phase, PolicyConfig
-from bot.pipeline.listener import CallerStarted, CallerTurn, Listener
-from bot.pipeline.player import Player
-from bot.pipeline.records import CallRecorder
+from bot.policy.policy import CallPolicy, Phase, PolicyConfig
 from bot.tts.base import TtsEngine
 from bot.tts.cache import PromptCache
 from bot.vad.base import Vad
@@ -78,10 +79,10 @@ class CallSession:
         self.policy = CallPolicy(engines.kb.prompt, config.policy,
                                  **({"emergency_text": emergency.response} if emergency else {}))
         self._player = Player(config.rate)
-        self._listener = Listener(engines.vad(), asr_stream or engines.asr.stream(), config.turns)
+        self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns)
         self._executor = executor
-        self._listener_closed = False
-        self._listening = asyncio.Lock()  # one listener step at a time, in frame order
+        self._hearing_closed = False
+        self._hearing_step = asyncio.Lock()  # one hearing step at a time, in frame order
         self.transfer: dict[str, Any] | None = None  # set when the policy hands the call over
         self._last_turn_end: float | None = None
         self.latencies_ms: list[float] = []  # caller's end of speech -> first frame of the reply
@@ -109,16 +110,16 @@ class CallSession:
         """Caller frames in order (a transport that fell behind hands over its backlog at once)."""
         if self.ended or not frames:
             return
-        async with self._listening:
+        async with self._hearing_step:
             if self._closed:
                 return
             try:
-                events = await self._on_worker(self._listener.feed_many, frames)
+                events = await self._on_worker(self._hearing.feed_many, frames)
             except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
                 log.exception("ASR/VAD failed")
                 await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
                 return
-        await self._on_listener(events)
+        await self._on_heard(events)
 
     async def dtmf(self, digits: str, t_ms: float) -> None:
         self._emit({"event": "dtmf", "digits": digits}, t_ms)
@@ -131,13 +132,13 @@ class CallSession:
     async def caller_hung_up(self, t_ms: float) -> None:
         if self.ended:
             return
-        async with self._listening:
+        async with self._hearing_step:
             try:
-                events = [] if self._closed else await self._on_worker(self._listener.flush, t_ms)
+                events = [] if self._closed else await self._on_worker(self._hearing.flush, t_ms)
             except Exception:  # noqa: BLE001
                 log.exception("ASR flush failed")
                 events = []
-        await self._on_listener(events)
+        await self._on_heard(events)
         self._emit({"event": "hangup", "by": "caller", "reason": "caller_hung_up"}, t_ms)
         self.policy.handle(CallerHungUp(t_ms / 1000))
         self.ended = True
@@ -154,19 +155,19 @@ class CallSession:
         """The next 20 ms of the bot's voice (None: silence)."""
         frame, finished = self._player.next_frame()
         if finished is not None:
-            await self._handle(PlaybackFinished(t_ms / 1000 + 0.02, finished))
+            await self._handle(PlaybackFinished(t_ms / 1000 + FRAME_S, finished))
         return frame
 
     async def aclose(self) -> dict[str, Any]:
         """`close` once no recognition step is running, freeing the stream on its worker (native
         recognisers are not thread-safe: everything touching one runs on one thread)."""
-        async with self._listening:
+        async with self._hearing_step:
             if not self._closed and self._executor is not None:
                 try:
-                    await self._on_worker(self._listener.close)
+                    await self._on_worker(self._hearing.close)
                 except Exception:  # noqa: BLE001 - the record must still be written
                     log.exception("closing the recogniser failed")
-                self._listener_closed = True
+                self._hearing_closed = True
             return self.close()
 
     def close(self) -> dict[str, Any]:
@@ -175,8 +176,8 @@ class CallSession:
         summary = self.summary()
         if not self._closed:
             self._closed = True
-            if not self._listener_closed:
-                self._listener.close()
+            if not self._hearing_closed:
+                self._hearing.close()
             if self._recorder is not None:
                 try:
                     self._recorder.close(summary)
@@ -206,7 +207,7 @@ class CallSession:
             self._recorder.add(stamped)
         self._emit_out(stamped)
 
-    async def _on_listener(self, events: list[CallerStarted | CallerTurn]) -> None:
+    async def _on_heard(self, events: list[CallerStarted | CallerTurn]) -> None:
         for event in events:
             if isinstance(event, CallerStarted):
                 await self._handle(BargeIn(event.t_ms / 1000))
@@ -286,7 +287,7 @@ def call_config(settings: Any) -> CallConfig:
         rate=v.line_rate,
         turns=TurnConfig(end_pause_ms=v.end_pause_ms, max_turn_ms=v.max_turn_s * 1000, min_speech_ms=v.min_speech_ms),
         policy=PolicyConfig(human_branch=d.human_branch, no_input_timeout_s=v.no_input_timeout_s,
-                            max_call_s=v.max_call_s, max_misses=d.max_misses))
+                            max_call_s=v.max_call_s))
 
 
 __all__ = ["CallSession", "Engines", "CallConfig", "make_engines", "call_config"]

@@ -18,10 +18,9 @@ import numpy as np
 from bot.audio.files import read_audio
 from bot.audio.frames import AudioFrame, samples_per_frame
 from bot.audio.phone import through_phone_line
-from bot.pipeline.session import CallSession
+from bot.call.session import CallSession
+from bot.call.timing import FRAME_MS, Grid, frame_ceil
 
-FRAME_MS = 20
-TICK_MS = 100
 REPLY_WAIT_MS = 2500  # after speaking, a caller waits this long for the bot to react
 
 
@@ -90,16 +89,21 @@ async def run_call(session: CallSession, script: list[ScriptItem], clock: Virtua
                    bot_audio: list[np.ndarray] | None = None, max_s: float = 900.0) -> dict:
     """Play the script into `session`; returns the summary. `bot_audio` collects the bot's side."""
     silence = np.zeros(samples_per_frame(rate, FRAME_MS), np.int16)
+
+    async def keep(out: AudioFrame | None) -> None:
+        if bot_audio is not None:
+            bot_audio.append(out.samples if out is not None else silence)
+
     pending = list(script)
     current: Iterator[np.ndarray] | None = None
     quiet_until: float | None = None
     spoke_at: float | None = None  # end of the caller's last recording, until the bot reacts
     t = 0.0
-    next_tick = TICK_MS
+    grid = Grid(t)
     clock.begin_step(t)
     await session.start()
     while t < max_s * 1000 and not session.done:
-        t = max(t, _frame_ceil(clock()))  # processing time moves the call forward
+        t = max(t, frame_ceil(clock()))  # processing time moves the call forward
         clock.begin_step(t)
         frame = None
         if spoke_at is not None and (session.bot_busy or t - spoke_at > REPLY_WAIT_MS):
@@ -124,18 +128,9 @@ async def run_call(session: CallSession, script: list[ScriptItem], clock: Virtua
         if quiet_until is not None and t >= quiet_until:
             quiet_until = None
         await session.audio_in(AudioFrame.from_samples(frame if frame is not None else silence, rate), t)
-        out = await session.audio_out(t)
-        if bot_audio is not None:
-            bot_audio.append(out.samples if out is not None else silence)
-        if t >= next_tick:
-            await session.tick(t)
-            next_tick += TICK_MS
+        await grid.step(session, t, keep)
         t += FRAME_MS
     return session.close()
-
-
-def _frame_ceil(ms: float) -> float:
-    return FRAME_MS * -(-ms // FRAME_MS)
 
 
 def script_problems(items: list[ScriptItem]) -> list[str]:

@@ -21,14 +21,12 @@ from typing import Any, Protocol
 
 from bot.asr.base import AsrEngine
 from bot.audio.frames import AudioFrame
+from bot.call.records import CallRecorder, mask_phone
+from bot.call.session import Brain, CallConfig, CallSession, Engines
+from bot.call.timing import FRAME_MS, FRAME_S, Grid
 from bot.config import Settings
-from bot.pipeline.records import CallRecorder, mask_phone
-from bot.pipeline.session import Brain, CallConfig, CallSession, Engines
 
 log = logging.getLogger(__name__)
-
-FRAME_S = 0.02
-TICK_S = 0.1
 
 
 class CallPeer(Protocol):
@@ -48,7 +46,7 @@ class CallPeer(Protocol):
         """The bot ends the call (goodbye, no input, failed transfer)."""
 
 
-Listener = Callable[[dict[str, Any]], None]
+EventListener = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -94,14 +92,14 @@ class CallHost:
         self._workers: list[RecognitionWorker] = []
         self.calls: dict[str, LiveCall] = {}
         self.stats = HostStats()
-        self.listeners: list[Listener] = []  # every call's events (the web page, metrics)
+        self.listeners: list[EventListener] = []  # every call's events (the web page, metrics)
 
     @property
     def full(self) -> bool:
         return len(self.calls) >= self.settings.gateway.max_calls
 
     def open_call(self, peer: CallPeer, caller: str = "", call_id: str | None = None,
-                  on_event: Listener | None = None) -> LiveCall:
+                  on_event: EventListener | None = None) -> LiveCall:
         """A new call (the transport then awaits `run()`). Check `full` first to refuse politely."""
         call_id = call_id or uuid.uuid4().hex[:16]
         call = LiveCall(self, call_id, peer, caller, on_event)
@@ -145,7 +143,7 @@ class LiveCall:
     """One call in real time. Feed it from the transport; `run()` until the call is over."""
 
     def __init__(self, host: CallHost, call_id: str, peer: CallPeer, caller: str,
-                 on_event: Listener | None) -> None:
+                 on_event: EventListener | None) -> None:
         self.host = host
         self.call_id = call_id
         self.peer = peer
@@ -251,7 +249,7 @@ class LiveCall:
         stats = self.host.stats
         timeout_s = self.host.settings.gateway.media_timeout_s
         slot = loop.time()
-        next_tick = slot + TICK_S
+        grid = Grid(self._now_ms())
         while not session.done and not (self._hung_up and session.ended):
             slot += FRAME_S
             delay = slot - loop.time()
@@ -260,18 +258,14 @@ class LiveCall:
             else:
                 await asyncio.sleep(0)  # behind: catch up, but let other calls run
             now = loop.time()
-            late_ms = (now - slot) * 1000 - FRAME_S * 1000
+            late_ms = (now - slot) * 1000 - FRAME_MS
             if late_ms > 0:
                 stats.late_frames += 1
             stats.frames_sent += 1
             stats.lateness_ms.append(late_ms)
             if late_ms > 200:  # hopelessly behind (machine overloaded): skip, don't burst
                 slot = now
-            frame = await session.audio_out(self._now_ms())
-            await self.peer.send_audio(frame)
-            if now >= next_tick:
-                next_tick += TICK_S
-                await session.tick(self._now_ms())
+            await grid.step(session, self._now_ms(), self.peer.send_audio)
             if not self._hung_up and timeout_s > 0 and now - self._last_input > timeout_s:
                 log.info("call %s: no media for %.0f s, ending", self.call_id, timeout_s)
                 self.hung_up()

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 
 from bot.audio.frames import AudioFrame, samples_per_frame
+from bot.call.timing import FRAME_MS, FRAME_S
 
 
 class CallerLine:
@@ -41,7 +42,7 @@ class CallerLine:
                 self._spoken.set()
             self.call.audio(AudioFrame.from_samples(frame, self.rate))
             k += 1
-            await asyncio.sleep(max(0.0, start + k * 0.02 - loop.time()))
+            await asyncio.sleep(max(0.0, start + k * FRAME_S - loop.time()))
 
 
 class RecordingPeer:
@@ -64,4 +65,4 @@ class RecordingPeer:
         self.hangups.append(reason)
 
     def voiced_ms(self) -> int:
-        return 20 * sum(f is not None for f in self.frames)
+        return FRAME_MS * sum(f is not None for f in self.frames)

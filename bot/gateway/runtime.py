@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from bot.brain.client import BrainClient
 from bot.brain.servers import running_brain
+from bot.call.session import call_config, make_engines
 from bot.config import Settings
 from bot.content.load import load_knowledge_base
 from bot.gateway.host import CallHost
-from bot.pipeline.session import call_config, make_engines
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.content.model import BRANCH_WORDS
-from bot.dialog.actions import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
-from bot.dialog.emergency import EMERGENCY_PHRASES, EmergencyDetector
-from bot.dialog.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
+from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
+from bot.policy.emergency import EMERGENCY_PHRASES, EmergencyDetector
+from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
                                EngineFailed, Event, PlaybackFinished, Tick, TransferFailed)
 from bot.text import normalise_utterance
 
@@ -35,9 +35,6 @@ class PolicyConfig:
     no_input_timeout_s: float = 8.0
     max_reprompts: int = 2
     max_call_s: float = 600.0
-    # The brain counts not-understood turns (rephrase once, then a person); kept here so one
-    # settings value can feed both. The policy itself counts only silence.
-    max_misses: int = 2
     recent_turns: int = 3  # caller sentences handed over with a transfer
     # A Say whose PlaybackFinished never comes (a lost event, a dead player) counts as finished
     # after this long, so a call can never hang in silence.

@@ -1,1 +1,1 @@
-"""Brain fixtures live in tests/conftest.py (shared with the pipeline tests)."""
+"""Brain fixtures live in tests/conftest.py (shared with the call tests)."""

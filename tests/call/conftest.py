@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.call.records import CallRecorder
+from bot.call.session import CallSession, Engines, call_config
+from bot.call.virtual_clock import VirtualClock, parse_script, run_call
 from bot.content.load import load_knowledge_base
-from bot.pipeline.records import CallRecorder
-from bot.pipeline.session import CallSession, Engines, call_config
-from bot.pipeline.simulate import VirtualClock, parse_script, run_call
 from tests.conftest import ROOT, SPEECH
 
 KB, _ = load_knowledge_base(ROOT / "data/faq")

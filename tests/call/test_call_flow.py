@@ -1,7 +1,7 @@
 """Whole calls through the real engines (ASR, VAD, TTS) and a stand-in brain.
 
 The brain here is a small fake that answers by keyword, so these tests pin down the call's
-audio path and policy; tests/pipeline/test_call_rasa.py runs calls against the real brain.
+audio path and policy; tests/call/test_call_rasa.py runs calls against the real brain.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import json
 import pytest
 
 from bot.brain.client import BrainReply
+from tests.call.conftest import KB, speech
 from tests.conftest import needs_speech
-from tests.pipeline.conftest import KB, speech
 
 pytestmark = needs_speech
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from tests.call.conftest import KB, speech
 from tests.conftest import ROOT, needs_speech
-from tests.pipeline.conftest import KB, speech
 
 pytestmark = [pytest.mark.slow, needs_speech]
 BRAIN_PORT = 5505

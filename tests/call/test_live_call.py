@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot.call.session import call_config
+from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
 from bot.gateway.loopback import CallerLine, RecordingPeer
-from bot.pipeline.session import call_config
-from bot.pipeline.simulate import caller_audio
+from tests.call.conftest import speech
+from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
-from tests.pipeline.conftest import speech
-from tests.pipeline.test_call_flow import ANSWER, KeywordBrain
 
 pytestmark = needs_speech
 

@@ -5,7 +5,7 @@ import pytest
 
 from bot.content.load import load_knowledge_base
 from bot.content.model import KnowledgeBase
-from bot.dialog import (Action, BargeIn, BrainDecided, CallerSaid, CallPolicy, CallStarted, Dtmf, Event,
+from bot.policy import (Action, BargeIn, BrainDecided, CallerSaid, CallPolicy, CallStarted, Dtmf, Event,
                         PlaybackFinished, PolicyConfig, Say, SimpleDecision, Tick)
 from tests.conftest import ROOT
 

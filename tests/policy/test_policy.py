@@ -1,14 +1,15 @@
+# Over 400 lines: one test per policy rule, kept together so the rules read as one list.
 """The call policy, rule by rule, with virtual time."""
 from __future__ import annotations
 
 import pytest
 
 from bot.brain.client import BrainReply
-from bot.dialog import (AskBrain, BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallPolicy, CallStarted, Dtmf,
+from bot.policy import (AskBrain, BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallPolicy, CallStarted, Dtmf,
                         EngineFailed, Hangup, Listen, PlaybackFinished, PolicyConfig, Say, StopSpeaking, Tick,
                         Transfer)
-from bot.dialog.policy import DEFAULT_EMERGENCY_TEXT, Phase
-from tests.dialog.conftest import Call
+from bot.policy.policy import DEFAULT_EMERGENCY_TEXT, Phase
+from tests.policy.conftest import Call
 
 ANSWER = "Lao động tự do được hỗ trợ một triệu năm trăm nghìn đồng. Anh chị còn cần hỏi gì thêm không ạ?"
 

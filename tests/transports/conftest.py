@@ -1,1 +1,1 @@
-from tests.pipeline.conftest import engines  # noqa: F401  (the real engines, loaded once)
+from tests.call.conftest import engines  # noqa: F401  (the real engines, loaded once)

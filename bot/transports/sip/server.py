@@ -1,3 +1,4 @@
+# Over 400 lines: one SipServer whose sockets, access control, transactions and calls share per-peer state.
 """The SIP endpoint of the gateway: sockets, access control, transactions, and calls by Call-ID.
 
 UDP always (and TCP when `sip.tcp`). A datagram that is not a SIP message we accept is dropped;

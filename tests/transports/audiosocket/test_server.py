@@ -13,13 +13,13 @@ from collections import deque
 import numpy as np
 import pytest
 
+from bot.call.session import call_config
+from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
-from bot.pipeline.session import call_config
-from bot.pipeline.simulate import caller_audio
 from bot.transports.audiosocket import start_audiosocket
+from tests.call.conftest import KB, speech
+from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
-from tests.pipeline.conftest import KB, speech
-from tests.pipeline.test_call_flow import ANSWER, KeywordBrain
 from tests.transports.audiosocket.test_ami import FakeAmi
 
 pytestmark = needs_speech

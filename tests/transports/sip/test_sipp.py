@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from bot.audio.g711 import ulaw_encode
+from bot.call.session import call_config
 from bot.gateway.host import CallHost
-from bot.pipeline.session import call_config
 from bot.transports.sip import start_sip
 from bot.transports.sip.rtp import RtpPacket, parse_rtp
 from tests.conftest import needs_speech
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (Deb
 @asynccontextmanager
 async def gateway(engines, settings, tmp_path: Path, port: int, ring_s: float = 0.0,
                   **gateway_settings) -> AsyncIterator[tuple[CallHost, object, list[dict]]]:
-    from tests.pipeline.test_call_flow import KeywordBrain
+    from tests.call.test_call_flow import KeywordBrain
 
     s = settings.replace(sip={"host": "127.0.0.1", "port": port, "rtp_port_min": 22000, "rtp_port_max": 22499,
                               "allowed_peers": "127.0.0.0/8"},
@@ -179,9 +179,9 @@ class RtpSink(asyncio.DatagramProtocol):
 
 @needs_speech
 async def test_a_spoken_question_over_rtp_is_heard_and_answered_aloud(engines, settings, tmp_path):
-    from bot.pipeline.simulate import caller_audio
-    from tests.pipeline.conftest import speech
-    from tests.pipeline.test_call_flow import ANSWER
+    from bot.call.virtual_clock import caller_audio
+    from tests.call.conftest import speech
+    from tests.call.test_call_flow import ANSWER
 
     voice = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)  # read from ../shared, never copied
     pause = np.zeros(8000, np.int16)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.call.session import call_config
 from bot.gateway.host import CallHost
-from bot.pipeline.session import call_config
 from bot.transports.web import WebServer, start_web
-from tests.pipeline.test_call_flow import KeywordBrain
+from tests.call.test_call_flow import KeywordBrain
 
 
 def free_port() -> int:

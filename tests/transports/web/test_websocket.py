@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from bot.audio.frames import samples_per_frame
+from bot.call.session import call_config
+from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
-from bot.pipeline.session import call_config
-from bot.pipeline.simulate import caller_audio
 from bot.transports.web import start_web
 from bot.transports.web.server import MAX_MESSAGE_BYTES
+from tests.call.conftest import KB, speech
+from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
-from tests.pipeline.conftest import KB, speech
-from tests.pipeline.test_call_flow import ANSWER, KeywordBrain
 from tests.transports.web.conftest import free_port
 
 pytestmark = needs_speech
