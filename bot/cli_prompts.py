@@ -29,7 +29,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
     from bot.content.load import load_knowledge_base
-    from bot.policy.policy import DEFAULT_EMERGENCY_TEXT
     from bot.tts import TtsUnavailable, make_tts
     from bot.tts.cache import PromptCache
     from bot.tts.recordings import RecordedPrompts, recording_problems
@@ -52,8 +51,7 @@ def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
     cache = PromptCache.for_engine(engine, settings.path(args.cache_dir or voice.prompt_cache_dir), args.rate, RecordedPrompts(recordings_dir))
     if args.check:
         return _check(kb, cache, recordings_dir, recording_problems(kb, recordings_dir))
-    # The policy's own emergency announcement is not in data/faq/ but must never wait for TTS.
-    stats = asyncio.run(render_prompts(kb, engine, cache, extra_texts=[DEFAULT_EMERGENCY_TEXT]))
+    stats = asyncio.run(render_prompts(kb, engine, cache))
     files, size = cache.size()
     print(f"{stats.rendered} sentences rendered in {stats.seconds:.1f} s "
           f"({stats.audio_seconds / 60:.1f} min of speech), "

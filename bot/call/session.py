@@ -17,6 +17,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.danger.live import LiveDangerNet
+from bot.danger.model import DangerNet
 from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
 from bot.call.hearing import CallerStarted, CallerTurn, Hearing
@@ -49,6 +51,8 @@ class Engines:
     cache: PromptCache
     vad: Callable[[], Vad]
     kb: KnowledgeBase
+    # The safety net for a new call (bot/danger/live.py keeps it current); None: the kb's own.
+    danger: Callable[[], DangerNet | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,8 @@ class CallSession:
         self._clock = clock
         self._emit_out = emit
         self._recorder = recorder
-        emergency = engines.kb.intent("emergency")
-        self.policy = CallPolicy(engines.kb.prompt, config.policy,
-                                 **({"emergency_text": emergency.response} if emergency else {}))
+        danger = engines.danger() if engines.danger else engines.kb.danger
+        self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger)
         self._player = Player(config.rate)
         self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns)
         self._executor = executor
@@ -188,7 +191,7 @@ class CallSession:
     def summary(self) -> dict[str, Any]:
         s = self.policy.summary()
         return {"event": "summary", "outcome": s.outcome, "branch": s.branch, "turns": s.turns,
-                "reason": s.reason, "answers": s.answers, "duration_s": round(s.duration_s, 3),
+                "reason": s.reason, "danger": s.danger, "answers": s.answers, "duration_s": round(s.duration_s, 3),
                 "latency_ms": [round(x) for x in self.latencies_ms]}
 
     # ----- internals ---------------------------------------------------------------------------
@@ -278,7 +281,8 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
     asr = make_asr(v.asr_engine, v.asr_model_dir or None)
     tts = make_tts(v.tts_engine, v.tts_model_dir or None)
     cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))
-    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb)
+    danger = LiveDangerNet(settings.path(settings.content.dir), kb.branches, kb.danger)
+    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb, danger=danger.current)
 
 
 def call_config(settings: Any) -> CallConfig:

@@ -23,7 +23,7 @@ class Say:
 
 @dataclass(frozen=True)
 class StopSpeaking:
-    """Stop the current playback now (barge-in, keypad, emergency)."""
+    """Stop the current playback now (barge-in, keypad, danger)."""
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,30 @@ times, so tests drive a whole call with made-up times.
 Phases: idle → speaking ⇄ listening → thinking → speaking … → done. A `Say` that ends the call
 (transfer or goodbye announcement) carries the follow-up (`Transfer` / `Hangup`), which is
 emitted when its playback finishes. After a `Transfer` or `Hangup` every event is ignored.
+
+Danger (docs/safety.md) comes before everything: the editors' phrases are matched on every
+finished sentence, whatever the phase, and the brain's own `danger:<kind>` decisions are handled
+the same way: a short message that cannot be talked over, then the transfer; a keypad press
+still works; a failed transfer repeats the number and keeps the line open.
 """
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.content.model import BRANCH_WORDS
+from bot.danger.match import DangerMatcher
+from bot.danger.model import DangerKind, DangerNet
 from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
-from bot.policy.emergency import EMERGENCY_PHRASES, EmergencyDetector
 from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
                                EngineFailed, Event, PlaybackFinished, Tick, TransferFailed)
 from bot.text import normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 
-EMERGENCY_BRANCH = 1
-# Said while the call goes to 115; the gateway may pass the editors' `emergency` intent response.
-DEFAULT_EMERGENCY_TEXT = "Đây là trường hợp khẩn cấp, tôi chuyển ngay anh chị sang nhánh một, cấp cứu một một năm."
 KEYPAD_BRANCHES = frozenset("123456")
+DANGER_REASON = "danger:"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class CallSummary:
     answers: list[str]  # FAQ ids read out, in order
     reprompts: int
     duration_s: float
+    danger: str | None = None  # the kind of danger recognised, even if the transfer then failed
 
 
 class Phase(enum.Enum):
@@ -91,6 +96,8 @@ class _State:
     heard: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     last_said: Say | None = None  # what '9' repeats
+    danger: DangerKind | None = None  # the danger being handed over, until its transfer fails
+    danger_seen: str | None = None
     next_id: int = 0
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
@@ -98,12 +105,13 @@ class _State:
 
 class CallPolicy:
     def __init__(self, prompts: PromptSource, config: PolicyConfig = PolicyConfig(), *,
-                 emergency_text: str = DEFAULT_EMERGENCY_TEXT,
-                 emergency_phrases: Sequence[str] = EMERGENCY_PHRASES) -> None:
+                 danger: DangerNet | None = None) -> None:
+        """`danger`: the editors' safety net (danger.yml). Without one, only the brain's danger
+        decisions are recognised (typed tests, a content directory without the file)."""
         self._prompts = prompts
         self.config = config
-        self._emergency_text = emergency_text
-        self._emergency = EmergencyDetector(emergency_phrases)
+        self._danger = danger
+        self._matcher = DangerMatcher(danger) if danger else None
         self._s = _State()
 
     @property
@@ -156,7 +164,7 @@ class CallPolicy:
         return CallSummary(outcome=outcome, branch=ended.branch if ended else None,
                            reason=ended.reason if ended else "", turns=s.turns, recent=self._recent(),
                            answers=list(s.answers), reprompts=s.reprompts,
-                           duration_s=max(0.0, end_t - s.started))
+                           duration_s=max(0.0, end_t - s.started), danger=s.danger_seen)
 
     # ── event handlers ─────────────────────────────────────────────────────────────────────
     def _start(self, t: float) -> list[Action]:
@@ -172,8 +180,9 @@ class CallPolicy:
             s.turns += 1
             s.heard.append(text)
             del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
-            if self._emergency.find(text):
-                return self._emergency_transfer(e.t)
+            found = self._matcher.find(text) if self._matcher else None
+            if found and not self._handing_over_danger():
+                return self._danger_transfer(found.kind, found.kind.message, e.t)
         s.caller_speaking = False
         if s.phase is Phase.THINKING:
             return []  # the brain is deciding on the previous sentence; this one stays in `recent`
@@ -198,6 +207,9 @@ class CallPolicy:
             return []  # overtaken (keypad, timeout, …): too late to matter
         d: Decision = e.reply
         reply = (d.reply or "").strip()
+        if d.action == "transfer" and (d.reason or "").startswith(DANGER_REASON):
+            kind = self._kind_of(d.reason.removeprefix(DANGER_REASON), reply, d.branch)
+            return self._danger_transfer(kind, reply or kind.message, e.t)
         if d.action == "transfer":
             branch = d.branch if d.branch is not None else self.config.human_branch
             text = reply or self._prompt("human_transfer", branch)
@@ -220,6 +232,10 @@ class CallPolicy:
         s = self._s
         digit = e.digit.strip()
         speech = s.speech if s.phase is Phase.SPEAKING else None
+        if self._handing_over_danger() and (digit == "0" or digit in KEYPAD_BRANCHES):
+            # A caller in danger who presses a branch goes there now, without another announcement.
+            branch = self.config.human_branch if digit == "0" else int(digit)
+            return [StopSpeaking(), self._end_now(Transfer(branch, "keypad", self._recent()), e.t)]
         if speech and not speech.say.interruptible:
             return []  # the call is already being closed
         stop: list[Action] = [StopSpeaking()] if speech else []
@@ -291,16 +307,41 @@ class CallPolicy:
         branch = s.ended.branch
         s.ended = None
         s.now = max(s.now, e.t)
+        if s.danger is not None:
+            # Never simply end a call in danger: say the number again and keep the line open, so
+            # the caller can speak or press a key (danger words try the transfer again).
+            kind, s.danger = s.danger, None
+            say = self._say(e.t, kind.transfer_failed, interruptible=False, prompt=f"danger_{kind.id}_failed")
+            s.last_said = say
+            return [say]
         return [self._say(e.t, self._prompt("transfer_failed", branch), interruptible=False,
                           prompt="transfer_failed", then=Hangup(f"transfer_failed:{e.why}"))]
 
     # ── rules ──────────────────────────────────────────────────────────────────────────────
-    def _emergency_transfer(self, t: float) -> list[Action]:
+    def _danger_transfer(self, kind: DangerKind, text: str, t: float) -> list[Action]:
+        """The danger message (cannot be talked over), then the transfer the moment it ends."""
         s = self._s
         stop: list[Action] = [StopSpeaking()] if s.phase is Phase.SPEAKING else []
-        say = self._say(t, self._emergency_text, interruptible=False, prompt="emergency")
-        # The caller hears the announcement while the transfer is already under way.
-        return stop + [say, self._end_now(Transfer(EMERGENCY_BRANCH, "emergency", self._recent()), t)]
+        s.danger = kind
+        s.danger_seen = kind.id
+        s.silences = 0
+        transfer = Transfer(kind.branch(self.config.human_branch), f"{DANGER_REASON}{kind.id}", self._recent())
+        say = self._say(t, text, interruptible=False, prompt=f"danger_{kind.id}", then=transfer)
+        s.last_said = say
+        return stop + [say]
+
+    def _handing_over_danger(self) -> bool:
+        s = self._s
+        return (s.phase is Phase.SPEAKING and s.speech is not None and isinstance(s.speech.then, Transfer)
+                and s.speech.then.reason.startswith(DANGER_REASON))
+
+    def _kind_of(self, kind_id: str, said: str, branch: int | None) -> DangerKind:
+        """The editors' kind for a brain decision; a kind this gateway does not know (an older
+        danger.yml) still repeats what the brain said if the transfer fails."""
+        known = self._danger.kind(kind_id) if self._danger else None
+        if known is not None:
+            return known
+        return DangerKind(kind_id, "", branch if branch is not None else 1, said, said, ())
 
     def _no_input(self, t: float) -> list[Action]:
         s = self._s

@@ -8,7 +8,7 @@ from bot.brain.client import BrainReply
 from bot.policy import (AskBrain, BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallPolicy, CallStarted, Dtmf,
                         EngineFailed, Hangup, Listen, PlaybackFinished, PolicyConfig, Say, StopSpeaking, Tick,
                         Transfer)
-from bot.policy.policy import DEFAULT_EMERGENCY_TEXT, Phase
+from bot.policy.policy import Phase
 from tests.policy.conftest import Call
 
 ANSWER = "Lao động tự do được hỗ trợ một triệu năm trăm nghìn đồng. Anh chị còn cần hỏi gì thêm không ạ?"
@@ -182,56 +182,6 @@ def test_voice_heard_holds_the_silence_clock_until_the_transcript(call: Call):
     assert call.barge_in() == []  # caller starts talking while the bot listens
     assert call.wait(20) == []  # a long sentence is not silence
     assert call.say("lao động tự do") == [AskBrain("lao động tự do")]
-
-
-# ── emergency ─────────────────────────────────────────────────────────────────────────────
-
-@pytest.mark.parametrize("text", [
-    "cấp cứu", "nhà tôi có người khó thở", "cứu với", "bố tôi ngất rồi", "có người bất tỉnh",
-    "con tôi co giật", "gọi một một năm", "cap cuu", "kho tho qua", "cuu voi", "me toi ngat",
-    "bat tinh roi", "chau bi co giat", "goi mot mot nam", "CẤP CỨU!", "gọi 115 giúp tôi",
-])
-def test_emergency_words_transfer_to_branch_one_at_once_without_the_brain(call: Call, text):
-    call.listening()
-    call.say("hỗ trợ hộ nghèo")
-    call.brain("answer", ANSWER, faq_id="hn")
-    call.finish()
-    actions = call.say(text)
-    assert not any(isinstance(a, AskBrain) for a in actions)
-    say = only(actions, Say)
-    assert say.text == DEFAULT_EMERGENCY_TEXT and say.interruptible is False
-    assert actions[-1] == Transfer(1, "emergency", ["hỗ trợ hộ nghèo", " ".join(text.split())])
-    assert call.policy.summary().outcome == "transferred"
-
-
-@pytest.mark.parametrize("text", ["cuộc gọi bị ngắt giữa chừng", "hỗ trợ lao động tự do bao nhiêu",
-                                  "cấp hỗ trợ cứu đói", "một năm được nhận mấy lần"])
-def test_ordinary_sentences_are_not_emergencies(call: Call, text):
-    call.listening()
-    assert call.say(text) == [AskBrain(text)]
-
-
-def test_emergency_text_comes_from_the_constructor(kb):
-    text = kb.intent("emergency").response
-    call = Call(CallPolicy(kb.prompt, emergency_text=text)).listening()
-    assert only(call.say("khó thở quá"), Say).text == text
-
-
-def test_emergency_interrupts_anything_even_a_transfer_announcement(call: Call):
-    call.listening()
-    call.say("khiếu nại")
-    call.brain("transfer", "Tôi chuyển anh chị sang nhánh năm.", branch=5, reason="intent:x")
-    actions = call.say("ôi bố tôi ngất rồi")
-    assert actions[0] == StopSpeaking()
-    assert actions[-1].branch == 1
-
-
-def test_emergency_while_the_brain_thinks(call: Call):
-    call.listening()
-    call.say("cho hỏi")
-    actions = call.say("cấp cứu")
-    assert isinstance(actions[-1], Transfer) and actions[-1].branch == 1
-    assert call.brain("answer", ANSWER) == []
 
 
 # ── keypad ────────────────────────────────────────────────────────────────────────────────
