@@ -65,7 +65,7 @@ train:
 overlap:
 	@$(BOT) overlap
 
-models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml actions/ngram_classifier.py actions/ngram_model.py
+models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py
 	@$(BOT) train
 
 run: models/.trained

@@ -1,1 +1,2 @@
-"""Rasa-side code (runs in .venv-rasa): custom actions, the brain input channel, the tracker store."""
+"""Rasa-side code (runs in .venv-rasa): the custom actions (`actions.py`, what the action server
+loads), the classifier (`nlu/`) and the Rasa server's glue (`server/`)."""

@@ -71,13 +71,13 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_overlap(settings: Settings, args: argparse.Namespace) -> int:
-    """Cross-validate the brain's model on the editors' examples (actions/ngram_overlap.py)."""
+    """Cross-validate the brain's model on the editors' examples (actions/nlu/ngram_overlap.py)."""
     import subprocess
 
     from bot.brain.servers import rasa_bin, rasa_env
 
     # The module validates the content itself and reports problems as `bot validate` does.
-    command = [str(rasa_bin(settings, "python")), "-m", "actions.ngram_overlap",
+    command = [str(rasa_bin(settings, "python")), "-m", "actions.nlu.ngram_overlap",
                "--content", str(settings.path(settings.content.dir)),
                "--folds", str(args.folds)] + (["--json"] if args.json else [])
     return subprocess.run(command, cwd=settings.root, env=rasa_env(settings)).returncode

@@ -71,7 +71,7 @@ def write_endpoints(settings: Settings) -> Path:
         "# Written by bot/brain/servers.py from settings.yml at each start.\n"
         f"action_endpoint:\n  url: \"http://{r.actions_host}:{r.actions_port}/webhook\"\n"
         "  enable_selective_domain: true\n"
-        "tracker_store:\n  type: actions.tracker_store.ProcessTrackerStore\n  max_idle_s: 3600\n",
+        "tracker_store:\n  type: actions.server.tracker_store.ProcessTrackerStore\n  max_idle_s: 3600\n",
         encoding="utf-8")
     return path
 

@@ -2,7 +2,7 @@
 
 The order is the safety: nothing is generated unless the content validates, a model is only
 added to models/ by a successful `rasa train`, and a running server keeps its old model unless
-the new one loaded. Conversations in progress keep their state (actions/tracker_store.py).
+the new one loaded. Conversations in progress keep their state (actions/server/tracker_store.py).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from actions.ngram_classifier import NgramIntentClassifier  # noqa: E402
+from actions.nlu.ngram_classifier import NgramIntentClassifier  # noqa: E402
 
 EXAMPLES = {
     "faq/ho_ngheo": ["hộ nghèo được hỗ trợ bao nhiêu", "nhà tôi hộ nghèo có được tiền không",

@@ -1,4 +1,4 @@
-"""The brain's n-gram classifier (actions/ngram_classifier.py) on a tiny knowledge base, trained and
+"""The brain's n-gram classifier (actions/nlu/ngram_classifier.py) on a tiny knowledge base, trained and
 reloaded through Rasa's own model storage in the Rasa environment. The behaviour of the real
 model is tested through the running brain (test_dialogue.py)."""
 from __future__ import annotations

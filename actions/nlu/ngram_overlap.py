@@ -1,11 +1,11 @@
 """For editors: which FAQ entries and intents the brain confuses, with the examples that show it.
 
-Cross-validation of the brain's own model (actions/ngram_model.py) on the editors' examples: each
+Cross-validation of the brain's own model (actions/nlu/ngram_model.py) on the editors' examples: each
 example, with its diacritic-free copy, is held out of one of k trainings and classified by it. An
 example that lands on another entry points at two entries that overlap: merge them, sharpen their
 examples, or accept it. Run by `bot overlap` (Rasa environment, where scikit-learn lives):
 
-    python -m actions.ngram_overlap [--content data/faq] [--config config.yml] [--folds 5] [--json]
+    python -m actions.nlu.ngram_overlap [--content data/faq] [--config config.yml] [--folds 5] [--json]
 
 The model is configured as in config.yml, so the report shows what the trained bot would do.
 """
@@ -22,7 +22,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import yaml
 
-from actions.ngram_model import NgramConfig, NgramModel
+from actions.nlu.ngram_model import NgramConfig, NgramModel
 from bot.content.build import training_variants
 from bot.content.load import load_knowledge_base
 from bot.content.model import KnowledgeBase

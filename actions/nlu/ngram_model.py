@@ -1,8 +1,8 @@
 """The brain's model without Rasa: sublinear TF-IDF over word and character n-grams, then one
 multinomial logistic regression over every label (each FAQ entry `faq/<id>` is a label).
 
-Used by the Rasa component (actions/ngram_classifier.py) and by the editors' overlap report
-(actions/ngram_overlap.py). Saved as JSON and a NumPy archive without pickles: loading never runs code.
+Used by the Rasa component (actions/nlu/ngram_classifier.py) and by the editors' overlap report
+(actions/nlu/ngram_overlap.py). Saved as JSON and a NumPy archive without pickles: loading never runs code.
 """
 from __future__ import annotations
 

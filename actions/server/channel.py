@@ -23,10 +23,10 @@ from typing import Any, Awaitable, Callable, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
-
-from actions import rasa_speedups
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from actions.server import rasa_speedups
 
 TOKEN_ENV = "BRANCH7_BRAIN_TOKEN"
 ENDPOINTS_ENV = "BRANCH7_ENDPOINTS"

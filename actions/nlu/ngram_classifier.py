@@ -13,7 +13,7 @@ unchanged: `intent` / `intent_ranking`, where `faq` carries its most likely entr
 (so the FallbackClassifier weighs one answer against one other intent: summing the 57 entries made
 vague questions look like confident FAQ questions, 96.1 % against 98.1 % on dev), and
 `response_selector.faq` with each entry's probability given that the question is an FAQ.
-The model itself (features, training, saving) is actions/ngram_model.py; this is Rasa's side.
+The model itself (features, training, saving) is actions/nlu/ngram_model.py; this is Rasa's side.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.ngram_model import NgramConfig, NgramModel
+from actions.nlu.ngram_model import NgramConfig, NgramModel
 
 RESPONSE_SELECTOR = "response_selector"
 CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"))
