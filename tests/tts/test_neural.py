@@ -1,3 +1,4 @@
+# Over 400 lines: the tiny model builders (real VITS, echo graphs, MMS) are shared by every test here.
 """Neural voices (MMS via transformers, Piper / Coqui VITS via onnxruntime) on tiny models that the
 tests build and save themselves: random weights, so this checks loading, text → ids, inference
 plumbing, sample rate, int16 output and errors — not how the voice sounds. Nothing is downloaded.
@@ -30,7 +31,8 @@ from bot.tts import TtsError, TtsUnavailable, make_tts
 from bot.tts import registry
 from bot.tts.cache import PromptCache
 from bot.tts.mms import MmsEngine
-from bot.tts.vits_onnx import VitsOnnxEngine, find_voice
+from bot.tts.vits_files import find_voice
+from bot.tts.vits_onnx import VitsOnnxEngine
 
 LETTERS = ("abcdefghijklmnopqrstuvwxyzàáâãèéêìíòóôõùúýăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 PUNCTUATIONS = "!'(),-.:;? "
