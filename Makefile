@@ -8,6 +8,11 @@ RASA_VENV := .venv-rasa
 GW_VENV   := .venv
 BOT       := $(GW_VENV)/bin/bot
 PYTEST    := $(GW_VENV)/bin/python -m pytest
+# Set-up stamps: a fresh clone builds them on first use, so `make run` or `make test` alone is enough.
+SYSTEM    := var/.system-installed
+GATEWAY   := $(GW_VENV)/.installed
+RASA      := $(RASA_VENV)/.installed
+MODEL     := models/.trained
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -17,10 +22,11 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 .PHONY: help prompts install install-system install-rasa install-gateway validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
 
 help:
-	@echo "make install   set up system packages and both Python environments"
 	@echo "make run       answer calls: Rasa, SIP 127.0.0.1:5060, AudioSocket :9092, web page :8080 (Ctrl-C stops)"
 	@echo "make chat      a typed conversation with the bot"
-	@echo "make test      run all tests (trains the model first if needed)"
+	@echo "make test      run all tests"
+	@echo "               (run, chat and test first install what is missing and train the model if needed)"
+	@echo "make install   only set up: system packages and both Python environments"
 	@echo "make validate  check the editors' FAQ YAML in data/faq/"
 	@echo "make train     validate, build and train; a running bot picks the new model up"
 	@echo "make overlap   which FAQ entries the bot confuses, with the examples that show it"
@@ -30,19 +36,22 @@ help:
 install: install-system install-rasa install-gateway
 	@echo "Installed. Activate the CLI with: source $(GW_VENV)/bin/activate   (or run $(BOT))"
 
+# Always checks (quick when all is present); the stamp lets other targets skip the check.
 install-system:
-	@scripts/install-system.sh
+	@scripts/install-system.sh && mkdir -p $(dir $(SYSTEM)) && touch $(SYSTEM)
+$(SYSTEM): scripts/install-system.sh
+	@scripts/install-system.sh && mkdir -p $(@D) && touch $@
 
-install-rasa: $(RASA_VENV)/.installed
-$(RASA_VENV)/.installed: requirements/rasa.lock scripts/find-python.sh
+install-rasa: $(RASA)
+$(RASA): requirements/rasa.lock scripts/find-python.sh | $(SYSTEM)
 	@py=$$(scripts/find-python.sh 3.10) || exit 1; \
 	  echo "Rasa environment: $$py -> $(RASA_VENV)"; \
 	  rm -rf $(RASA_VENV) && $$py -m venv $(RASA_VENV) && \
 	  $(RASA_VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements/rasa.lock 2>&1 | grep -v '^WARNING: Location' ; \
 	  $(RASA_VENV)/bin/python -c "import rasa, rasa_sdk" && touch $@
 
-install-gateway: $(GW_VENV)/.installed
-$(GW_VENV)/.installed: requirements/gateway.lock pyproject.toml scripts/find-python.sh
+install-gateway: $(GATEWAY)
+$(GATEWAY): requirements/gateway.lock pyproject.toml scripts/find-python.sh | $(SYSTEM)
 	@py=$$(scripts/find-python.sh 3.11) || exit 1; \
 	  echo "Gateway environment: $$py -> $(GW_VENV)"; \
 	  rm -rf $(GW_VENV) && $$py -m venv $(GW_VENV) && \
@@ -50,37 +59,31 @@ $(GW_VENV)/.installed: requirements/gateway.lock pyproject.toml scripts/find-pyt
 	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -E '^(ERROR|error)' ; \
 	  $(BOT) --help >/dev/null && touch $@
 
-validate:
-	@$(BOT) validate
+validate build: $(GATEWAY)
+	@$(BOT) $@
 
-prompts:
+prompts: $(GATEWAY) $(SYSTEM)
 	@$(BOT) prompts
 
-build:
-	@$(BOT) build
+train overlap: $(GATEWAY) $(RASA)
+	@$(BOT) $@
 
-train:
+# A new Rasa environment retrains (a model may not load in another Rasa); the gateway
+# environment and the system packages only have to be there.
+$(MODEL): $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml \
+          actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py $(RASA) | $(GATEWAY) $(SYSTEM)
 	@$(BOT) train
 
-overlap:
-	@$(BOT) overlap
+run chat: $(MODEL)
+	@$(BOT) $@
 
-models/.trained: $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py
-	@$(BOT) train
-
-run: models/.trained
-	@$(BOT) run
-
-chat: models/.trained
-	@$(BOT) chat
-
-test: models/.trained
+test: $(MODEL)
 	@$(PYTEST) -q tests
 
-test-fast:
+test-fast: $(GATEWAY) $(SYSTEM)
 	@$(PYTEST) -q -m "not slow" tests
 
-bench: models/.trained
+bench: $(MODEL)
 	@$(GW_VENV)/bin/python -m bench.run
 
 lock-rasa:
