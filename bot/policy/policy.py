@@ -1,3 +1,4 @@
+# Over 400 lines: one state machine whose rules share one state; split, each part would need all of it.
 """CallPolicy: one call's turn-taking rules as a pure state machine.
 
 Fed events stamped with the time (seconds, any origin), it returns the actions to perform. It
