@@ -70,8 +70,9 @@ train overlap: $(GATEWAY) $(RASA)
 
 # A new Rasa environment retrains (a model may not load in another Rasa); the gateway
 # environment and the system packages only have to be there.
-$(MODEL): $(shell find data/faq config.yml domain -type f 2>/dev/null) rules.yml \
-          actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py $(RASA) | $(GATEWAY) $(SYSTEM)
+$(MODEL): $(shell find data/faq data/everyday config.yml domain bot/danger -type f -not -name '*.pyc' 2>/dev/null) \
+          rules.yml actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py actions/nlu/danger.py bot/noise.py \
+          $(RASA) | $(GATEWAY) $(SYSTEM)
 	@$(BOT) train
 
 run chat: $(MODEL)

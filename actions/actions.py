@@ -99,6 +99,28 @@ class ActionAnswerFaq(Action):
         return [SlotSet("last_answer", faq_id), SlotSet("misses", 0.0), SlotSet("offer", "anything_else")]
 
 
+class ActionDanger(Action):
+    """The safety net (actions/nlu/danger.py) or the classifier's emergency intent: the kind's
+    message, which says the number, and the transfer at once. The decision's reason
+    `danger:<kind>` tells the gateway to keep the line open if the transfer fails."""
+
+    def name(self) -> Text:
+        return "action_danger"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        entities = tracker.latest_message.get("entities") or []
+        kind = next((e.get("value") for e in entities if e.get("entity") == "danger"), None)
+        routes = tracker.get_slot("danger_routes") or {}
+        if kind is None:  # the classifier's own emergency intent: a medical danger in the editors' words
+            kind = "medical" if "medical" in routes else ""
+            say: Say = ("utter_emergency", None)
+        else:
+            say = (f"utter_danger_{kind}", None)
+        route = routes.get(kind, 1)
+        branch = dialogue_settings().human_branch if route == "human" else int(route)
+        return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}")
+
+
 class ActionTransfer(Action):
     """Routing intents: announce and hand over to the intent's branch."""
 

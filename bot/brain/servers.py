@@ -80,6 +80,8 @@ def rasa_env(settings: Settings) -> dict[str, str]:
     """Environment for any process in the Rasa environment: quiet, and our code importable."""
     env = {**os.environ, **QUIET_ENV}
     env["PYTHONPATH"] = str(settings.root) + os.pathsep + env.get("PYTHONPATH", "")
+    # The brain's safety net reads danger.yml from the content being trained (a test's copy too).
+    env["BOT_CONTENT_DIR"] = str(settings.path(settings.content.dir))
     return env
 
 

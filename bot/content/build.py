@@ -2,7 +2,9 @@
 
 Writes data/nlu/generated_*.yml (retrieval intents faq/<id>, dialogue and routing intents,
 with diacritic-free copies of every example) and domain/generated.yml (responses
-utter_faq/<id> carrying their verified flag as metadata, intent responses, fixed prompts).
+utter_faq/<id> carrying their verified flag as metadata, intent responses, fixed prompts, and
+the safety net's messages utter_danger_<kind>). The safety net's phrases and examples are read
+by the brain's DangerDetector from danger.yml itself (actions/nlu/danger.py).
 """
 from __future__ import annotations
 
@@ -64,12 +66,17 @@ def domain_yaml(kb: KnowledgeBase) -> str:
                   f"      metadata: {json.dumps(meta)}"]
     for name, text in kb.prompts.items():
         lines += [f"  utter_prompt_{name}:", f"    - text: {_q(text)}"]
+    for kind in (kb.danger.kinds if kb.danger else ()):
+        meta = {"danger": kind.id, "number": kind.number}
+        lines += [f"  utter_danger_{kind.id}:", f"    - text: {_q(kind.message)}",
+                  f"      metadata: {json.dumps(meta, ensure_ascii=False)}"]
     # Facts the actions need, as slots with initial values: they travel in the tracker with every
     # action call and always match the loaded model (the domain itself is not sent: latency).
     facts = {
         "branch_names": {str(k): v for k, v in kb.branches.items()},
         "unverified_faqs": sorted(f.id for f in kb.faqs if not f.verified),
         "intent_routes": {i.id: i.route for i in kb.intents},
+        "danger_routes": {k.id: k.transfer for k in (kb.danger.kinds if kb.danger else ())},
     }
     lines += ["", "slots:"]
     for name, value in facts.items():

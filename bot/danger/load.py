@@ -20,7 +20,7 @@ FILE_NAME = "danger.yml"
 KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
              "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
-TOP_KEYS = {"asking_about_support", "dangers"}
+TOP_KEYS = {"asking_about_support", "not_danger", "dangers"}
 
 
 def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
@@ -44,6 +44,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
         if key not in TOP_KEYS:
             out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (allowed: {', '.join(sorted(TOP_KEYS))})")
     asking = _phrase_list(data, "asking_about_support", path, out, "asking_about_support")
+    not_danger = _examples(data, path, out, "not_danger", key="not_danger")
     kinds: list[DangerKind] = []
     seen: dict[str, int] = {}
     for entry in data["dangers"]:
@@ -61,8 +62,8 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
     if not kinds:
         out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
         return None
-    net = DangerNet(tuple(kinds), asking, (path,))
-    _check_reachable(net, out)
+    net = DangerNet(tuple(kinds), asking, (path,), not_danger)
+    _check_reachable(net, out, data.key_lines.get("not_danger", 1))
     return net
 
 
@@ -97,7 +98,7 @@ def _kind(entry: LineDict, path: Path, branches: set[int], out: Collector) -> Da
     phrases = _phrase_list(entry, "phrases", path, out, what)
     weak = _phrase_list(entry, "weak_phrases", path, out, what)
     exceptions = _phrase_list(entry, "except", path, out, what)
-    examples = _examples(entry, path, out, what)
+    examples = _examples(entry, path, out, what, key="examples")
     if not phrases and entry.get("phrases") is not None:
         out.error(path, entry.key_lines.get("phrases", entry.line), f"{what}: 'phrases' must list at least one phrase")
     if not ok or not phrases:
@@ -106,17 +107,17 @@ def _kind(entry: LineDict, path: Path, branches: set[int], out: Collector) -> Da
                       exceptions, examples, path, entry.line)
 
 
-def _examples(entry: LineDict, path: Path, out: Collector, what: str) -> tuple[str, ...]:
-    raw = entry.get("examples")
+def _examples(entry: LineDict, path: Path, out: Collector, what: str, key: str) -> tuple[str, ...]:
+    raw = entry.get(key)
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        out.error(path, entry.key_lines.get("examples", entry.line), f"{what}: 'examples' must be a list of sentences")
+        out.error(path, entry.key_lines.get(key, entry.line), f"{what}: '{key}' must be a list of sentences")
         return ()
     result = []
     for item in raw:
         if not isinstance(item, str) or not item.strip():
-            out.error(path, line_of(item, entry.key_lines.get("examples", entry.line)), f"{what}: an example is empty or not text")
+            out.error(path, line_of(item, entry.key_lines.get(key, entry.line)), f"{what}: an example is empty or not text")
             continue
         result.append(nfc(item).strip())
     return tuple(result)
@@ -154,10 +155,17 @@ def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: st
     return tuple(result)
 
 
-def _check_reachable(net: DangerNet, out: Collector) -> None:
+def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> None:
     """Each phrase must be able to fire on its own words: an exception that swallows it, or an
-    earlier kind that always wins, makes it dead weight that editors would trust."""
+    earlier kind that always wins, makes it dead weight that editors would trust. And a
+    `not_danger` sentence the phrases take for danger contradicts itself."""
     matcher = DangerMatcher(net)
+    path = net.files[0] if net.files else Path(FILE_NAME)
+    for sentence in net.not_danger:
+        found = matcher.find(sentence)
+        if found:
+            out.warn(path, not_danger_line, f"not_danger: '{sentence}' is taken for danger '{found.kind.id}' by the phrase "
+                     f"'{found.phrase}'; add an exception or sharpen the phrase")
     for kind in net.kinds:
         for phrase in (*kind.phrases, *kind.weak_phrases):
             found = matcher.find(phrase)

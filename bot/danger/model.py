@@ -33,13 +33,14 @@ class DangerNet:
     kinds: tuple[DangerKind, ...]  # in the editors' order: the first kind that matches wins
     asking: tuple[str, ...] = ()  # phrases that show a question about support, not a danger now
     files: tuple[Path, ...] = field(default=())
+    not_danger: tuple[str, ...] = ()  # ordinary sentences the brain's model must learn are not danger
 
     def kind(self, kind_id: str) -> DangerKind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
 
     def as_dict(self) -> dict:
         """JSON-ready form (saved inside the Rasa model, so a swap brings the phrases live)."""
-        return {"asking": list(self.asking), "kinds": [
+        return {"asking": list(self.asking), "not_danger": list(self.not_danger), "kinds": [
             {"id": k.id, "number": k.number, "transfer": k.transfer, "message": k.message,
              "transfer_failed": k.transfer_failed, "phrases": list(k.phrases),
              "weak_phrases": list(k.weak_phrases), "exceptions": list(k.exceptions),
@@ -54,4 +55,4 @@ class DangerNet:
             weak_phrases=tuple(k.get("weak_phrases", ())), exceptions=tuple(k.get("exceptions", ())),
             examples=tuple(k.get("examples", ())))
             for k in data["kinds"])
-        return cls(kinds, tuple(data.get("asking", ())))
+        return cls(kinds, tuple(data.get("asking", ())), not_danger=tuple(data.get("not_danger", ())))

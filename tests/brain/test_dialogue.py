@@ -12,7 +12,6 @@ from bot.text import strip_diacritics
 pytestmark = pytest.mark.slow
 
 ROUTING = [
-    ("emergency", 1, "bố tôi ngất rồi, khó thở lắm, cứu với"),
     ("covid_testing_quarantine", 2, "tôi muốn hỏi chỗ xét nghiệm covid"),
     ("symptoms_advice", 3, "tôi bị ho sốt đau họng thì nên làm gì"),
     ("report_violation", 4, "tôi muốn phản ánh quán nhậu vẫn mở cửa giữa lúc giãn cách"),

@@ -54,3 +54,32 @@ def test_bot_call_rejects_a_bad_file_clearly(tmp_path):
     done = subprocess.run([BOT, "call", "--jsonl", "--script", str(bad)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert str(bad) in done.stderr and done.stdout == ""
+
+
+
+def test_bot_call_spoken_danger_says_the_number_and_transfers(live_brain, content_copy, tmp_path):
+    """Spoken, through the real 8 kHz line, recogniser and policy. No recording of a person in
+    danger exists here (espeak-ng's Vietnamese is unintelligible to the recogniser), so an
+    editor declares a phrase that a real recording says, as they would for a new danger: the
+    recogniser hears "… sâu trúng thuốc rơi xuống …" and the gateway's own net routes it before the
+    brain is asked, saying the number in words."""
+    path = content_copy / "danger.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      - ngộ độc\n", "      - ngộ độc\n      - trúng thuốc\n", 1),
+                    encoding="utf-8")
+    settings, _ = live_brain
+    env = {**os.environ, "BOT_RASA_PORT": str(settings.rasa.port), "BOT_RASA_ACTIONS_PORT": str(settings.rasa.actions_port),
+           "BOT_PRIVACY_RECORDS_DIR": str(tmp_path / "records"), "BOT_CONTENT_DIR": str(content_copy)}
+    done = subprocess.run([BOT, "call", "--jsonl", "--script", speech("vivos/VIVOSSPK01_R042.wav"), "--script", "silence:2"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    heard = " ".join(e["text"] for e in events if e["event"] == "caller_text")
+    assert "trúng thuốc" in heard, heard
+    poisoning = KB.danger.kind("poisoning")
+    says = [e["text"] for e in events if e["event"] == "bot_say"]
+    assert says[-1] == poisoning.message and poisoning.number in says[-1]
+    assert not any(e["event"] == "nlu" for e in events)  # the gateway decided; the brain was not asked
+    transfer = next(e for e in events if e["event"] == "transfer")
+    assert (transfer["branch"], transfer["reason"]) == (1, "danger:poisoning")
+    summary = events[-1]
+    assert (summary["outcome"], summary["danger"]) == ("transferred", "poisoning")

@@ -1,0 +1,212 @@
+"""The safety net inside the brain: danger in the caller's words is recognised before any answer,
+whatever the FAQ classifier and its thresholds say.
+
+Two nets, the second behind the first:
+1. the editors' phrases (data/faq/danger.yml, bot/danger/match.py): predictable, and an added
+   phrase is live after `make train`;
+2. a small model of our n-gram kind (actions/nlu/ngram_model.py) that tells "danger of kind k"
+   from "anything else", trained on the kinds' examples and phrases (as written, without
+   diacritics and through the line's noise channel, bot/noise.py), the emergency intent's
+   examples (medical), and every other training example as "anything else". It has its own
+   threshold on P(danger), chosen on the blind danger dev split for recall
+   (`make bench`, section Safety net), never the FAQ's thresholds.
+
+It runs after the FallbackClassifier and overrides its decision: intent `danger` (confidence 1
+for a phrase, P(danger) for the model) and an entity `danger` whose value is the kind; the rule
+`danger -> action_danger` announces and transfers. It is also the only judge of danger: when the
+FAQ classifier's top intent is `emergency` but neither net sees danger (its examples are the
+model's `medical` examples too), the classifier's next intent stands instead ("nằm viện cấp
+cứu có được hỗ trợ không" is a benefit question, not a call for an ambulance).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from actions.nlu.ngram_model import NgramConfig, NgramModel
+from bot.config import load_settings
+from bot.danger.load import FILE_NAME, load_danger_net
+from bot.danger.match import DangerMatcher
+from bot.danger.model import DangerNet
+from bot.noise import garble
+from bot.text import strip_diacritics
+
+DANGER_INTENT = "danger"
+DANGER_ENTITY = "danger"
+ANYTHING_ELSE = "none"
+NET_FILE = "danger_net.json"
+ROOT = Path(__file__).resolve().parents[2]
+_BOT = ROOT / "bot"
+CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"), *sorted((_BOT / "danger").glob("*.py")),
+        _BOT / "noise.py")
+
+
+def danger_file() -> Path:
+    settings = load_settings()
+    return settings.path(settings.content.dir) / FILE_NAME
+
+
+def everyday_sentences(path: Path) -> List[str]:
+    """Ordinary Vietnamese of every kind (data/everyday/sentences.txt): without it the model only
+    knows the hotline's own questions as "not danger", and any other sentence (a news line, a
+    recipe) looks as much like danger as like them."""
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_intent: str,
+                      noisy_copies: int, everyday: List[str] = (), seed: int = 5) -> Tuple[List[str], List[str]]:
+    """(texts, labels): each kind's examples and phrases as written, without diacritics and
+    `noisy_copies` times through the noise channel; the medical intent's examples as `medical`;
+    everything else (as written and without diacritics), and the editors' `not_danger` sentences
+(also through the noise channel), as ANYTHING_ELSE."""
+    rng = random.Random(seed)
+    texts: List[str] = []
+    labels: List[str] = []
+
+    def add(text: str, label: str, copies: int) -> None:
+        for variant in dict.fromkeys((text, strip_diacritics(text))):
+            texts.append(variant)
+            labels.append(label)
+        for _ in range(copies):
+            texts.append(garble(text, rng))
+            labels.append(label)
+
+    for kind in net.kinds:
+        for example in (*kind.examples, *kind.phrases, *kind.weak_phrases):
+            # A garbled one-word phrase is an everyday word ("cháy" -> "chạy"): no noisy copies.
+            add(example, kind.id, noisy_copies if len(example.split()) > 1 else 0)
+    for example in net.not_danger:
+        add(example, ANYTHING_ELSE, noisy_copies)
+    for example in everyday:  # many, and far from danger: as written and bare is weight enough
+        add(example, ANYTHING_ELSE, 0)
+    medical = "medical" if net.kind("medical") else net.kinds[0].id
+    for text, label in others:
+        add(text, medical if label == medical_intent else ANYTHING_ELSE,
+            noisy_copies if label == medical_intent else 0)
+    return texts, labels
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class DangerDetector(GraphComponent, IntentClassifier):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"threshold": 0.4, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
+                "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt"}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 net: Optional[DangerNet] = None, model: Optional[NgramModel] = None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.net = net
+        self.matcher = DangerMatcher(net) if net else None
+        self.model = model
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """danger.yml is not Rasa training data, so Rasa's cache would not see an editor's new
+        phrase: its bytes, and our code, are part of the fingerprint."""
+        files = (danger_file(), ROOT / config.get("everyday", cls.get_default_config()["everyday"]))
+        content = b"".join(p.read_bytes() if p.exists() else b"" for p in files)
+        return hashlib.sha256(b"".join(p.read_bytes() for p in CODE) + content).hexdigest()
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "DangerDetector":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        path = danger_file()
+        net, problems = load_danger_net(path.parent)
+        if net is None:
+            raise ValueError(f"{path}: " + "; ".join(str(p) for p in problems if p.severity == "error"))
+        others = [(m.get(TEXT) or "", m.get(INTENT) or "") for m in training_data.intent_examples]
+        texts, labels = training_examples(net, [(t, label) for t, label in others if t.strip() and label],
+                                          self.config["medical_intent"], int(self.config["noisy_copies"]),
+                                          everyday_sentences(ROOT / self.config["everyday"]))
+        self.model = NgramModel.fit(texts, labels, NgramConfig(C=float(self.config["C"])))
+        self.net = net
+        with self._model_storage.write_to(self._resource) as directory:
+            self.model.save(directory)
+            (directory / NET_FILE).write_text(json.dumps(net.as_dict(), ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "DangerDetector":
+        with contextlib.ExitStack() as stack:
+            # No danger net is a broken model, not a quiet one: raising makes the swap refuse it.
+            directory = stack.enter_context(model_storage.read_from(resource))
+            net = DangerNet.from_dict(json.loads((directory / NET_FILE).read_text(encoding="utf-8")))
+            return cls(config, model_storage, resource, net, NgramModel.read(directory))
+
+    # --- prediction -----------------------------------------------------------------------------
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.matcher is None or self.model is None or not messages:
+            return messages
+        texts = [m.get(TEXT) or "" for m in messages]
+        for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
+            found = self.detect(text, probs)
+            if found:
+                self._annotate(message, text, *found)
+            elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.config["medical_intent"]:
+                self._not_an_emergency(message)
+        return messages
+
+    def _not_an_emergency(self, message: Message) -> None:
+        ranking = [i for i in (message.get(INTENT_RANKING_KEY) or [])
+                   if i.get(INTENT_NAME_KEY) not in (self.config["medical_intent"], "nlu_fallback")]
+        if ranking and float(ranking[0].get(PREDICTED_CONFIDENCE_KEY) or 0) >= float(self.config["fallback_threshold"]):
+            message.set(INTENT, ranking[0], add_to_output=True)
+        else:
+            message.set(INTENT, {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+    def detect(self, text: str, probs: np.ndarray) -> Optional[Tuple[str, float, str]]:
+        """(kind, confidence, how) or None; `probs` from self.model for this text."""
+        found = self.matcher.find(text)
+        if found:
+            return found.kind.id, 1.0, f"phrase:{found.phrase}"
+        if len(text.split()) < int(self.config["min_words"]):
+            # "dạ", "trời ơi", "chán quá": a bag of n-grams knows too little of so few words; on
+            # short turns only the editors' phrases ("cháy rồi", "cứu với") speak for danger.
+            return None
+        by_label = dict(zip(self.model.labels, probs.tolist()))
+        p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
+        if p_danger < float(self.config["threshold"]):
+            return None
+        kind = max((k.id for k in self.net.kinds), key=lambda k: by_label.get(k, 0.0))
+        return kind, p_danger, "model"
+
+    @staticmethod
+    def _annotate(message: Message, text: str, kind: str, confidence: float, how: str) -> None:
+        intent = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
+        ranking = [intent, *[i for i in (message.get(INTENT_RANKING_KEY) or []) if i.get(INTENT_NAME_KEY) != DANGER_INTENT]]
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        entity = {"entity": DANGER_ENTITY, "value": kind, "start": 0, "end": len(text),
+                  "confidence_entity": confidence, "extractor": "DangerDetector", "processors": [how]}
+        message.set(ENTITIES, [*(message.get(ENTITIES) or []), entity], add_to_output=True)

@@ -1,0 +1,105 @@
+"""The safety net in the real trained brain (Rasa + DangerDetector + actions), typed.
+
+Danger is recognised before any FAQ answer, by the editors' phrases or the net's own model;
+ordinary questions that share words with danger are answered or routed as usual, and questions
+about other benefits never get a COVID-support answer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.brain.client import BrainClient
+from bot.brain.servers import latest_model
+from bot.brain.train import reload_running_server, train
+from bot.content.load import load_knowledge_base
+from bot.text import strip_diacritics
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BRAIN_PORT = 5165
+KB, _ = load_knowledge_base(ROOT / "data/faq")
+
+
+@pytest.mark.parametrize("kind, text", [
+    ("fire", "cứu với, nhà tôi đang cháy"),
+    ("violence", "chồng tôi say rượu đang cầm dao đánh tôi"),
+    ("suicide", "em không muốn sống nữa"),
+    ("child", "có đứa bé sơ sinh bị bỏ rơi trước cửa nhà tôi"),
+    ("poisoning", "con tôi uống nhầm thuốc chuột"),
+    ("medical", "bố tôi khó thở lắm, môi tím tái"),
+])
+async def test_danger_words_say_the_number_and_transfer(brain: BrainClient, conversation, kind, text):
+    want = KB.danger.kind(kind)
+    for variant in (text, strip_diacritics(text)):
+        reply = await brain.turn(f"{conversation}-{variant == text}", variant)
+        assert (reply.intent, reply.action, reply.reason) == ("danger", "transfer", f"danger:{kind}"), variant
+        assert reply.branch == want.branch(5)
+        assert reply.reply == want.message and want.number in reply.reply
+        assert reply.recent == [variant]
+
+
+@pytest.mark.parametrize("text", [
+    "lửa bén lên rồi, cả nhà tôi kẹt trên tầng bốn không xuống được",  # no phrase: the model
+    "thằng bé nhà bên bị bố nó xích chân cả ngày không cho ăn",
+])
+async def test_danger_beyond_the_phrases_is_caught_by_the_model(brain: BrainClient, conversation, text):
+    reply = await brain.turn(conversation, text)
+    assert (reply.action, reply.branch) == ("transfer", 1)
+    assert reply.reason.startswith("danger:")
+
+
+async def test_the_classifiers_emergency_intent_is_a_medical_danger(brain: BrainClient, conversation):
+    reply = await brain.turn(conversation, "alo cấp cứu ơi gọi xe giúp tôi với")
+    assert (reply.action, reply.branch, reply.reason) == ("transfer", 1, "danger:medical")
+
+
+@pytest.mark.parametrize("text", [
+    "tôi chạy xe ôm thì được hỗ trợ bao nhiêu tiền",
+    "tôi nằm viện cấp cứu mười ngày có được hỗ trợ tiền không",
+    "lao động tự do được hỗ trợ bao nhiêu tiền",
+])
+async def test_ordinary_questions_sharing_danger_words_are_not_danger(brain: BrainClient, conversation, text):
+    reply = await brain.turn(conversation, text)
+    assert not reply.reason.startswith("danger:")
+    assert reply.branch != 1
+
+
+@pytest.mark.parametrize("text", [
+    "bị tai nạn lao động thì công ty phải bồi thường bao nhiêu",
+    "công ty nợ lương ba tháng thì tôi kiện ở đâu",
+    "sinh con thì được hưởng chế độ thai sản mấy tháng",
+])
+async def test_other_benefits_are_never_answered_with_a_covid_entry(brain: BrainClient, conversation, text):
+    reply = await brain.turn(conversation, text)
+    assert reply.action != "answer" and reply.faq_id is None
+    assert not reply.reason.startswith("danger:")
+
+
+@pytest.mark.parametrize("branch, text", [
+    (3, "tôi test nhanh dương tính, sốt cao, ho nhiều, uống thuốc gì"),
+    (2, "test nhanh covid ở đâu gần nhà"),
+])
+async def test_symptoms_and_testing_reach_branches_three_and_two(brain: BrainClient, conversation, branch, text):
+    reply = await brain.turn(conversation, text)
+    assert (reply.action, reply.branch) == ("transfer", branch)
+
+
+async def test_an_editors_new_phrase_is_live_after_train(live_brain, brain: BrainClient, conversation,
+                                                         content_copy: Path, tmp_path: Path):
+    """validate -> train -> swap, as `make train` does: a phrase an editor adds goes live."""
+    settings, _ = live_brain
+    sentence = "có người trèo lên cột điện cao thế"
+    before = await brain.turn(conversation, sentence)
+    assert not before.reason.startswith("danger:"), "pick a sentence the shipped net does not catch"
+    path = content_copy / "danger.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      - rắn cắn\n", "      - rắn cắn\n      - cột điện cao thế\n"),
+                    encoding="utf-8")
+    own = settings.replace(content={"dir": str(content_copy)}, rasa={"model_dir": str(tmp_path / "models")})
+    result = await train(own)
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.reloaded  # swapped into the running brain
+    after = await brain.turn(f"{conversation}-after", sentence)
+    assert (after.reason, after.branch) == ("danger:medical", 1)
+    await reload_running_server(settings, latest_model(settings))  # the shipped model again
