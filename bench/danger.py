@@ -149,9 +149,29 @@ async def run_brain(settings) -> dict:
                             counts["other_benefit"]["covid_answer"] / counts["other_benefit"]["n"],
                         **({"mistakes": misses} if name == "dev" else {}),
                     }
+            # Everyday Vietnamese nobody would call danger: the transcripts of the real recordings.
+            everyday = _everyday_sentences()
+            if everyday:
+                alarms = []
+                for text in everyday:
+                    reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
+                    if reply.reason.startswith("danger:"):
+                        alarms.append(f"{reply.reason}: {text}")
+                out["everyday"] = {"n": len(everyday), "alarms": len(alarms), "examples": alarms}
     finally:
         await stop_brain(brain)
     return out
+
+
+def _everyday_sentences() -> list[str]:
+    """The transcripts of ../shared/speech (news, read sentences, spoken commands); [] if absent."""
+    texts: list[str] = []
+    for tsv in sorted((ROOT.parent / "shared/speech").glob("*/transcripts.tsv")):
+        for line in tsv.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 2 and parts[1].strip():
+                texts.append(parts[1].strip())
+    return list(dict.fromkeys(texts))
 
 
 def run(settings) -> dict:
@@ -174,11 +194,18 @@ def section(r: dict) -> str:
              "| split | people in danger routed | to a person instead | missed | false alarms (ordinary / routing / other benefits) | symptoms & testing to branch 3 / 2 | other benefits answered with a COVID entry |",
              "|---|---|---|---|---|---|---|"]
     for name, modes in r["brain"].items():
+        if name == "everyday":
+            continue
         for mode, v in modes.items():
             fa = v["false_alarms"]
             lines.append(f"| {name}, {mode} | {_pct(v['danger_routed'])} | {_pct(v['danger_to_a_person'])} | "
                          f"{_pct(v['danger_missed'])} | " + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values())
                          + f" | {_pct(v['routing_right_branch'])} | {_pct(v['other_benefit_answered_with_covid_entry'])} |")
+    everyday = r["brain"].get("everyday")
+    if everyday:
+        lines += ["", f"Everyday sentences (the {everyday['n']} distinct transcripts of ../shared/speech: news, read "
+                  f"sentences, spoken commands) taken for danger: {everyday['alarms']}."]
+        lines += [f"- {e}" for e in everyday["examples"][:10]]
     lines += ["", "The editors' phrases alone (bot/danger/match.py, no model):", "",
               "| split | routed | right kind | false alarms (ordinary / routing / other benefits) |", "|---|---|---|---|"]
     for name, modes in r["net"].items():
