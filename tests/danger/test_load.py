@@ -7,19 +7,7 @@ import pytest
 
 from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def errors(content_dir: Path) -> list[str]:
-    kb, problems = load_knowledge_base(content_dir)
-    found = [str(p) for p in problems if p.severity == "error"]
-    assert (kb is None) == bool(found)
-    return found
+from tests.content.test_validate import edit, errors
 
 
 @pytest.mark.parametrize("old, new, message", [
