@@ -88,18 +88,20 @@ async def test_symptoms_and_testing_reach_branches_three_and_two(brain: BrainCli
 
 async def test_an_editors_new_phrase_is_live_after_train(live_brain, brain: BrainClient, conversation,
                                                          content_copy: Path, tmp_path: Path):
-    """validate -> train -> swap, as `make train` does: a phrase an editor adds goes live."""
+    """validate -> train -> swap, as `make train` does: a phrase an editor adds goes live. Before,
+    no phrase matches (the model may guess a kind, with less than full confidence); after, the
+    editor's phrase decides, with the editor's kind."""
     settings, _ = live_brain
-    sentence = "có người trèo lên cột điện cao thế"
+    sentence = "ông tôi bị ong vò vẽ đốt khắp người"
     before = await brain.turn(conversation, sentence)
-    assert not before.reason.startswith("danger:"), "pick a sentence the shipped net does not catch"
+    assert not (before.reason == "danger:medical" and before.confidence == 1.0), "pick a sentence no phrase catches"
     path = content_copy / "danger.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("      - rắn cắn\n", "      - rắn cắn\n      - cột điện cao thế\n"),
+    path.write_text(path.read_text(encoding="utf-8").replace("      - rắn cắn\n", "      - rắn cắn\n      - ong vò vẽ\n"),
                     encoding="utf-8")
     own = settings.replace(content={"dir": str(content_copy)}, rasa={"model_dir": str(tmp_path / "models")})
     result = await train(own)
     assert result.ok, [str(p) for p in result.problems]
     assert result.reloaded  # swapped into the running brain
     after = await brain.turn(f"{conversation}-after", sentence)
-    assert (after.reason, after.branch) == ("danger:medical", 1)
+    assert (after.reason, after.branch, after.confidence) == ("danger:medical", 1, 1.0)
     await reload_running_server(settings, latest_model(settings))  # the shipped model again
