@@ -46,11 +46,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.nlu.ngram_model import NgramConfig, NgramModel
 from bot.config import load_settings
+from bot.content.build import training_variants
 from bot.danger.load import FILE_NAME, load_danger_net
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerNet
 from bot.noise import garble
-from bot.text import strip_diacritics
 
 DANGER_INTENT = "danger"
 DANGER_ENTITY = "danger"
@@ -87,7 +87,7 @@ def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_int
     labels: List[str] = []
 
     def add(text: str, label: str, copies: int) -> None:
-        for variant in dict.fromkeys((text, strip_diacritics(text))):
+        for variant in training_variants(text):
             texts.append(variant)
             labels.append(label)
         for _ in range(copies):

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bot.content.build import training_variants
 from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
 from bot.content.lined_yaml import LineDict, line_of
 from bot.danger.match import DangerMatcher
@@ -267,7 +268,7 @@ def _danger_in_ordinary_examples(danger: DangerNet, items: list[FaqEntry | Inten
         if item.id == "emergency":
             continue
         for example, line in zip(item.examples, item.example_lines):
-            for variant in dict.fromkeys((example, strip_diacritics(example))):
+            for variant in training_variants(example):
                 found = matcher.find(variant)
                 if found:
                     out.warn(item.file, line, f"'{item.id}': the safety net takes this example for danger "

@@ -176,9 +176,11 @@ class DangerMatcher:
         bare_mode = sum(w.marked for w in words) < _MARKED_SHARE * len(words)
         asking: bool | None = None  # computed only when a weak phrase matches
         for kind, strong, weak, exceptions in self._kinds:
-            excepted = [span for _, span in exceptions.said(words, bare_mode)]
+            excepted: list[tuple[int, int]] | None = None  # computed only when a phrase is said
             for index, is_weak in ((strong, False), (weak, True)):
                 for phrase, (a, b) in index.said(words, bare_mode):
+                    if excepted is None:
+                        excepted = [span for _, span in exceptions.said(words, bare_mode)]
                     if any(a < end and start < b for start, end in excepted):
                         continue
                     if is_weak:
