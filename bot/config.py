@@ -112,6 +112,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StudioSettings:
+    """The editors' voice studio at /studio on the web page's address (docs/studio.md)."""
+
+    enabled: bool = True
+    users_file: str = "var/studio/users"   # editors' logins, salted scrypt hashes: `bot studio-user add <name>`
+    work_dir: str = "var/studio"           # takes awaiting a decision, the audit log
+    max_upload_mb: float = 20.0            # a few minutes of audio in any accepted format
+    loudness_lufs: float = -20.0           # every take is normalised to this loudness (ITU-R BS.1770)
+    session_hours: float = 12.0            # a login lasts this long (and ends when the gateway restarts)
+
+
+@dataclass(frozen=True)
 class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
@@ -122,6 +134,7 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     audiosocket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    studio: StudioSettings = field(default_factory=StudioSettings)
     root: Path = ROOT
 
     def path(self, relative: str) -> Path:
