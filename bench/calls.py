@@ -43,7 +43,7 @@ async def latency(settings: Settings, engines, client, files: list[Path]) -> dic
         clock = VirtualClock()
         session = CallSession(f"bench-{uuid.uuid4().hex[:8]}", engines, client, config, clock, lambda e: None)
         summary = await run_call(session, parse_script([str(path)]), clock, config.rate)
-        latencies += summary["latency_ms"]
+        latencies += summary.latency_ms
     return {"n": len(latencies), "p50_ms": round(statistics.median(latencies)), "p95_ms": round(percentile(latencies, 95)),
             "max_ms": round(max(latencies)), "end_pause_ms": settings.voice.end_pause_ms}
 

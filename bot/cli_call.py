@@ -37,6 +37,7 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
     from bot.audio.files import write_wav
     from bot.brain.client import BrainClient
     from bot.brain.servers import running_brain
+    from bot.call.events import to_json
     from bot.call.records import CallRecorder
     from bot.call.session import CallSession, call_config, make_engines
     from bot.call.virtual_clock import VirtualClock, parse_script, run_call, script_problems
@@ -66,7 +67,7 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
             session = CallSession(call_id, engines, client, config, clock, emit, recorder)
             summary = await run_call(session, script, clock, config.rate, bot_audio=bot_audio,
                                      max_s=settings.voice.max_call_s + 60)
-    emit({k: v for k, v in summary.items() if k != "t"} | {"t": round(clock() / 1000, 3)})
+    emit({**to_json(summary), "t": round(clock() / 1000, 3)})  # the last line: the summary, "t" at its end
     if args.out:
         write_wav(args.out, np.concatenate(bot_audio) if bot_audio else np.zeros(0, np.int16), config.rate)
     return 0

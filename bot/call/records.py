@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bot.call.events import CallEvent, SummaryEvent, to_json
+
 _DIGITS = re.compile(r"\d")
-TEXT_FIELDS = ("text", "recent")
 
 
 def mask_phone(number: str) -> str:
@@ -22,12 +23,6 @@ def mask_phone(number: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return "".join(digits[:3]) + "*" * (len(digits) - 6) + "".join(digits[-3:])
-
-
-def redact(event: dict[str, Any], keep_transcripts: bool) -> dict[str, Any]:
-    if keep_transcripts:
-        return event
-    return {k: v for k, v in event.items() if k not in TEXT_FIELDS or event.get("event") == "bot_say"}
 
 
 class CallRecorder:
@@ -40,14 +35,15 @@ class CallRecorder:
         self.keep_transcripts = keep_transcripts
         self.events: list[dict[str, Any]] = []
 
-    def add(self, event: dict[str, Any]) -> None:
-        self.events.append(redact(event, self.keep_transcripts))
+    def add(self, event: CallEvent, t: float) -> None:
+        """`event` at call time `t` (seconds); the caller's words only if transcripts are kept."""
+        self.events.append(to_json(event, t, transcripts=self.keep_transcripts))
 
-    def close(self, summary: dict[str, Any]) -> Path:
+    def close(self, summary: SummaryEvent) -> Path:
         self.records_dir.mkdir(parents=True, exist_ok=True)
         path = self.records_dir / f"{dt.date.today().isoformat()}.jsonl"
-        record = {"call_id": self.call_id, "caller": self.caller, "summary": redact(summary, self.keep_transcripts),
-                  "events": self.events}
+        record = {"call_id": self.call_id, "caller": self.caller,
+                  "summary": to_json(summary, transcripts=self.keep_transcripts), "events": self.events}
         line = json.dumps(record, ensure_ascii=False) + "\n"
         # One write of one line with O_APPEND: concurrent calls never interleave records.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -21,6 +21,8 @@ from bot.danger.live import LiveDangerNet
 from bot.danger.model import DangerNet
 from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
+from bot.call.events import (AnswerEvent, BotSayEvent, CallerTextEvent, CallEvent, DtmfEvent, Emitter, HangupEvent,
+                             Listener, NluEvent, SummaryEvent, TransferEvent, TransferFailedEvent)
 from bot.call.hearing import CallerStarted, CallerTurn, Hearing
 from bot.call.player import Player
 from bot.call.records import CallRecorder
@@ -62,22 +64,21 @@ class CallConfig:
     policy: PolicyConfig = PolicyConfig()
 
 
-Emit = Callable[[dict[str, Any]], None]
-
-
 class CallSession:
     def __init__(self, call_id: str, engines: Engines, brain: Brain, config: CallConfig,
-                 clock: Callable[[], float], emit: Emit, recorder: CallRecorder | None = None,
+                 clock: Callable[[], float], emit: Emitter | Listener, recorder: CallRecorder | None = None,
                  executor: Executor | None = None, asr_stream: AsrStream | None = None) -> None:
         """`executor`: where recognition runs (a gateway's recognition worker: the recogniser
         releases the GIL, so the event loop stays free for 20 ms pacing). None: inline, as the
-        simulator. `asr_stream`: a stream the caller made on that worker (default: a new one)."""
+        simulator. `asr_stream`: a stream the caller made on that worker (default: a new one).
+        `emit`: where the call's events go (bot/call/events.py), an `Emitter` or one listener of
+        their JSON form."""
         self.call_id = call_id
         self._engines = engines
         self._brain = brain
         self._config = config
         self._clock = clock
-        self._emit_out = emit
+        self._events = emit if isinstance(emit, Emitter) else Emitter(emit)
         self._recorder = recorder
         danger = engines.danger() if engines.danger else engines.kb.danger
         self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger)
@@ -86,7 +87,7 @@ class CallSession:
         self._executor = executor
         self._hearing_closed = False
         self._hearing_step = asyncio.Lock()  # one hearing step at a time, in frame order
-        self.transfer: dict[str, Any] | None = None  # set when the policy hands the call over
+        self.transfer: TransferEvent | None = None  # set when the policy hands the call over
         self._last_turn_end: float | None = None
         self.latencies_ms: list[float] = []  # caller's end of speech -> first frame of the reply
         self.ended = False
@@ -125,7 +126,7 @@ class CallSession:
         await self._on_heard(events)
 
     async def dtmf(self, digits: str, t_ms: float) -> None:
-        self._emit({"event": "dtmf", "digits": digits}, t_ms)
+        self._emit(DtmfEvent(digits), t_ms)
         for digit in digits:
             await self._handle(Dtmf(t_ms / 1000, digit))
 
@@ -142,14 +143,14 @@ class CallSession:
                 log.exception("ASR flush failed")
                 events = []
         await self._on_heard(events)
-        self._emit({"event": "hangup", "by": "caller", "reason": "caller_hung_up"}, t_ms)
+        self._emit(HangupEvent("caller", "caller_hung_up"), t_ms)
         self.policy.handle(CallerHungUp(t_ms / 1000))
         self.ended = True
         self._player.stop()
 
     async def transfer_failed(self, why: str, t_ms: float) -> None:
         """The transport could not hand the call over: the caller hears which number to dial."""
-        self._emit({"event": "transfer_failed", "why": why}, t_ms)
+        self._emit(TransferFailedEvent(why), t_ms)
         self.ended = False
         self.transfer = None
         await self._handle(TransferFailed(t_ms / 1000, why))
@@ -161,7 +162,7 @@ class CallSession:
             await self._handle(PlaybackFinished(t_ms / 1000 + FRAME_S, finished))
         return frame
 
-    async def aclose(self) -> dict[str, Any]:
+    async def aclose(self) -> SummaryEvent:
         """`close` once no recognition step is running, freeing the stream on its worker (native
         recognisers are not thread-safe: everything touching one runs on one thread)."""
         async with self._hearing_step:
@@ -173,7 +174,7 @@ class CallSession:
                 self._hearing_closed = True
             return self.close()
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> SummaryEvent:
         """End of the call: free the recogniser, write the record, return the summary.
         With an executor, use `aclose`."""
         summary = self.summary()
@@ -188,11 +189,11 @@ class CallSession:
                     log.exception("could not write the call record")  # logged; the call is unaffected
         return summary
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> SummaryEvent:
         s = self.policy.summary()
-        return {"event": "summary", "outcome": s.outcome, "branch": s.branch, "turns": s.turns,
-                "reason": s.reason, "danger": s.danger, "answers": s.answers, "duration_s": round(s.duration_s, 3),
-                "latency_ms": [round(x) for x in self.latencies_ms]}
+        return SummaryEvent(outcome=s.outcome, branch=s.branch, turns=s.turns, reason=s.reason, danger=s.danger,
+                            answers=list(s.answers), duration_s=round(s.duration_s, 3),
+                            latency_ms=[round(x) for x in self.latencies_ms])
 
     # ----- internals ---------------------------------------------------------------------------
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -204,18 +205,19 @@ class CallSession:
     def _s(self) -> float:
         return self._clock() / 1000
 
-    def _emit(self, event: dict[str, Any], t_ms: float | None = None) -> None:
-        stamped = {"t": round((self._clock() if t_ms is None else t_ms) / 1000, 3), **event}
+    def _emit(self, event: CallEvent, t_ms: float | None = None) -> None:
+        """Into the record and out to the listeners, stamped with the call time (default: now)."""
+        t = (self._clock() if t_ms is None else t_ms) / 1000
         if self._recorder is not None:
-            self._recorder.add(stamped)
-        self._emit_out(stamped)
+            self._recorder.add(event, t)
+        self._events(event, t)
 
     async def _on_heard(self, events: list[CallerStarted | CallerTurn]) -> None:
         for event in events:
             if isinstance(event, CallerStarted):
                 await self._handle(BargeIn(event.t_ms / 1000))
             else:
-                self._emit({"event": "caller_text", "text": event.text}, event.ended_ms)
+                self._emit(CallerTextEvent(event.text), event.ended_ms)
                 self._last_turn_end = event.ended_ms
                 await self._handle(CallerSaid(self._s(), event.text))
 
@@ -231,11 +233,11 @@ class CallSession:
             elif isinstance(action, AskBrain):
                 await self._ask(action.text)
             elif isinstance(action, Transfer):
-                self.transfer = {"branch": action.branch, "reason": action.reason, "recent": action.recent}
-                self._emit({"event": "transfer", **self.transfer})
+                self.transfer = TransferEvent(action.branch, action.reason, list(action.recent))
+                self._emit(self.transfer)
                 self.ended = True
             elif isinstance(action, Hangup):
-                self._emit({"event": "hangup", "by": "bot", "reason": action.reason})
+                self._emit(HangupEvent("bot", action.reason))
                 self.ended = True
             elif isinstance(action, Listen):
                 pass
@@ -252,13 +254,13 @@ class CallSession:
         if self._last_turn_end is not None:
             self.latencies_ms.append(now - self._last_turn_end)
             self._last_turn_end = None
-        self._emit({"event": "bot_say", "text": say.text, "audio_ms": round(1000 * audio.size / self._config.rate)}, now)
+        self._emit(BotSayEvent(say.text, round(1000 * audio.size / self._config.rate)), now)
 
     async def _ask(self, text: str) -> None:
         reply = await self._brain.turn(self.call_id, text)  # never raises: it falls back itself
-        self._emit({"event": "nlu", "intent": reply.intent, "confidence": reply.confidence})
+        self._emit(NluEvent(reply.intent, reply.confidence))
         if reply.action == "answer" and reply.faq_id:
-            self._emit({"event": "answer", "faq_id": reply.faq_id})
+            self._emit(AnswerEvent(reply.faq_id))
         await self._handle(BrainDecided(self._s(), reply))
 
 

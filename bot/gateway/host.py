@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from bot.asr.base import AsrEngine
 from bot.audio.frames import AudioFrame
+from bot.call.events import CallEndedEvent, Emitter, Listener, SummaryEvent
 from bot.call.records import CallRecorder, mask_phone
 from bot.call.session import Brain, CallConfig, CallSession, Engines
 from bot.call.timing import FRAME_MS, FRAME_S, Grid
@@ -44,9 +45,6 @@ class CallPeer(Protocol):
 
     async def hangup(self, reason: str) -> None:
         """The bot ends the call (goodbye, no input, failed transfer)."""
-
-
-EventListener = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -92,14 +90,14 @@ class CallHost:
         self._workers: list[RecognitionWorker] = []
         self.calls: dict[str, LiveCall] = {}
         self.stats = HostStats()
-        self.listeners: list[EventListener] = []  # every call's events (the web page, metrics)
+        self.listeners: list[Listener] = []  # every call's events (metrics, tests), from its start
 
     @property
     def full(self) -> bool:
         return len(self.calls) >= self.settings.gateway.max_calls
 
     def open_call(self, peer: CallPeer, caller: str = "", call_id: str | None = None,
-                  on_event: EventListener | None = None) -> LiveCall:
+                  on_event: Listener | None = None) -> LiveCall:
         """A new call (the transport then awaits `run()`). Check `full` first to refuse politely."""
         call_id = call_id or uuid.uuid4().hex[:16]
         call = LiveCall(self, call_id, peer, caller, on_event)
@@ -143,7 +141,7 @@ class LiveCall:
     """One call in real time. Feed it from the transport; `run()` until the call is over."""
 
     def __init__(self, host: CallHost, call_id: str, peer: CallPeer, caller: str,
-                 on_event: EventListener | None) -> None:
+                 on_event: Listener | None) -> None:
         self.host = host
         self.call_id = call_id
         self.peer = peer
@@ -154,8 +152,8 @@ class LiveCall:
         self._t0: float | None = None
         self._last_input: float = 0.0
         self._hung_up = False
-        self.summary: dict[str, Any] | None = None
-        self.events: list[dict[str, Any]] = []  # this call's events, for transports and tests
+        self.summary: SummaryEvent | None = None
+        self.events: list[dict[str, Any]] = []  # this call's events (JSON form), for transports and tests
 
     # ----- from the transport (never blocks) -----------------------------------------------------
     def audio(self, frame: AudioFrame) -> None:
@@ -183,7 +181,7 @@ class LiveCall:
         loop = asyncio.get_running_loop()
         return 0.0 if self._t0 is None else (loop.time() - self._t0) * 1000
 
-    async def run(self) -> dict[str, Any]:
+    async def run(self) -> SummaryEvent:
         """The whole call; returns its summary. Never raises for a caller's or engine's problem."""
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
@@ -192,17 +190,19 @@ class LiveCall:
         privacy = host.settings.privacy
         recorder = CallRecorder(host.settings.path(privacy.records_dir), self.call_id, self.caller,
                                 keep_transcripts=privacy.keep_transcripts)
+        # Every event of the call, with its id: kept here, to the transport, to the host's listeners.
+        emit = Emitter(self.events.append, self._on_event, *host.listeners, call_id=self.call_id)
         worker = host._take_worker()
         try:
             stream = await loop.run_in_executor(worker.executor, worker.engine.stream)
-            session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, self._emit,
+            session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
                                   recorder, executor=worker.executor, asr_stream=stream)
         except Exception:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
             log.exception("call %s: cannot start recognition", self.call_id)
             worker.calls -= 1
             host._forget(self)
             await self.peer.hangup("error")
-            self.summary = {"event": "summary", "outcome": "abandoned", "reason": "asr_unavailable"}
+            self.summary = SummaryEvent(outcome="abandoned", reason="asr_unavailable")
             try:
                 recorder.close(self.summary)  # even this call leaves a record
             except OSError:
@@ -217,7 +217,7 @@ class LiveCall:
             listen = loop.create_task(self._listen(session), name=f"listen-{self.call_id}")
             await self._speak_until_done(session)
             if session.transfer is not None and not self._hung_up:
-                why = await self._transfer(session.transfer["branch"])
+                why = await self._transfer(session.transfer.branch)
                 if why is not None:
                     await session.transfer_failed(why, self._now_ms())
                     await self._speak_until_done(session)
@@ -240,7 +240,7 @@ class LiveCall:
             self.summary = await session.aclose()  # the record is written here, whatever happened
             worker.calls -= 1
             host._forget(self)
-            self._emit({**self.summary, "event": "call_ended"})
+            emit(CallEndedEvent.of(self.summary))
         return self.summary
 
     async def _speak_until_done(self, session: CallSession) -> None:
@@ -298,14 +298,4 @@ class LiveCall:
             return f"error:{type(exc).__name__}"
 
     async def _hangup(self, session: CallSession) -> None:
-        reason = session.summary().get("reason") or "bye"
-        await self.peer.hangup(str(reason))
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        event = {"call_id": self.call_id, **event}
-        self.events.append(event)
-        for listener in ([self._on_event] if self._on_event else []) + self.host.listeners:
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - a broken observer must not break the call
-                log.exception("event listener failed")
+        await self.peer.hangup(session.summary().reason or "bye")

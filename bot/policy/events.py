@@ -1,4 +1,7 @@
-"""What the call policy is fed: call events, each stamped with the time it happened (seconds)."""
+"""What the call policy is fed: call events, each stamped with the time it happened (seconds).
+
+These are the policy's INPUTS. What a call reports to the world (bot_say, transfer, call_ended...)
+are its OUTPUTS, typed in bot/call/events.py (class names ending in `Event`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.call.events import to_json
 from bot.call.records import CallRecorder
 from bot.call.session import CallSession, Engines, call_config
 from bot.call.virtual_clock import VirtualClock, parse_script, run_call
@@ -47,7 +48,7 @@ def call(engines, settings, tmp_path):
         session = CallSession(call_id, engines, brain, config, clock, events.append, recorder)
         audio: list[np.ndarray] = []
         summary = await run_call(session, parse_script(script), clock, config.rate, bot_audio=audio, max_s=900)
-        return CallResult(events, summary, np.concatenate(audio), tmp_path / "records")
+        return CallResult(events, to_json(summary), np.concatenate(audio), tmp_path / "records")
     return run
 
 

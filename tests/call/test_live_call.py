@@ -54,7 +54,7 @@ async def test_four_calls_at_once_answer_transfer_refused_transfer_and_dead_line
         await host.aclose()
 
     by_call = {c.call_id: c for c in calls}
-    assert summaries[0]["outcome"] == "answered" and summaries[0]["answers"] == [ANSWER.id]
+    assert summaries[0].outcome == "answered" and summaries[0].answers == [ANSWER.id]
     assert any(e["event"] == "caller_text" for e in calls[0].events)
     assert answered.transfers == [] and answered.hangups == []  # the caller hung up, not the bot
 
@@ -64,9 +64,9 @@ async def test_four_calls_at_once_answer_transfer_refused_transfer_and_dead_line
     assert refused.hangups == ["transfer_failed:refused"]
 
     assert handed_over.transfers == [3] and handed_over.hangups == []
-    assert summaries[2]["outcome"] == "transferred" and summaries[2]["branch"] == 3
+    assert summaries[2].outcome == "transferred" and summaries[2].branch == 3
 
-    assert summaries[3]["outcome"] == "abandoned"  # no audio at all: ended by the media timeout
+    assert summaries[3].outcome == "abandoned"  # no audio at all: ended by the media timeout
     assert host.calls == {}
 
     # Every call left one record, with the caller's number masked.
@@ -115,7 +115,7 @@ async def test_a_key_pressed_before_the_greeting_is_ready_is_not_lost(engines, s
     finally:
         line.hang_up()
         await host.aclose()
-    assert peer.transfers == [4] and summary["outcome"] == "transferred"
+    assert peer.transfers == [4] and summary.outcome == "transferred"
 
 
 class ThreadRecordingEngine:

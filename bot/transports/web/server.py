@@ -14,6 +14,7 @@ server -> browser
   text   JSON: every call event of `LiveCall` (bot_say, caller_text, nlu, answer, dtmf, transfer,
          transfer_failed, hangup, call_ended) plus this transport's own: hello, started,
          handed_over {branch, message}, bot_hangup {reason}, busy {message}, error {code, message}
+         (all of them typed in bot/call/events.py)
 
 A browser has nowhere to hand a call over to: `transfer(branch)` shows the branch on the page
 ("Đang chuyển sang nhánh N") and returns None, so the call counts as handed over and ends there.
@@ -33,6 +34,8 @@ from aiohttp import WSMsgType, web
 
 from bot.audio.frames import AudioFrame, samples_per_frame
 from bot.audio.resample import StreamResampler
+from bot.call.events import (BotHangupEvent, BusyEvent, Emitter, ErrorEvent, HandedOverEvent, HelloEvent,
+                             StartedEvent, SummaryEvent)
 from bot.config import Settings
 from bot.gateway.host import CallHost, LiveCall
 
@@ -156,7 +159,7 @@ class _Connection:
         self.server = server
         self.ws = ws
         self.call: LiveCall | None = None
-        self.run_task: asyncio.Task[dict[str, Any]] | None = None
+        self.run_task: asyncio.Task[SummaryEvent] | None = None
         self.line_rate: int = server.host.config.rate
         self._frame = samples_per_frame(self.line_rate)
         self._resampler: StreamResampler | None = None
@@ -166,6 +169,7 @@ class _Connection:
         self._t0 = 0.0
         self._out: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._errors: dict[str, int] = {}
+        self._page = Emitter(self._to_page)  # this transport's own events (the call's come as JSON)
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._close_code = 1000  # 1001 (going away) when the server stops
@@ -173,7 +177,7 @@ class _Connection:
     # ----- the connection ------------------------------------------------------------------------
     async def serve(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="web-writer")
-        self._event({"event": "hello", "line_rate": self.line_rate, "max_message_bytes": MAX_MESSAGE_BYTES})
+        self._page(HelloEvent(self.line_rate, MAX_MESSAGE_BYTES))
         idle = asyncio.get_running_loop().call_later(START_TIMEOUT_S, self._idle)
         try:
             async for msg in self.ws:
@@ -240,20 +244,14 @@ class _Connection:
                     self.call.hung_up()
                 return
 
-    def _event(self, event: dict[str, Any]) -> None:
+    def _to_page(self, event: dict[str, Any]) -> None:
+        """An event in its JSON form (the call's, or this transport's own) to the page, in order."""
         self._out.put_nowait(("str", json.dumps(event, ensure_ascii=False, default=str)))
-
-    def _call_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") == "summary" and "outcome" in event:
-            # LiveCall's end-of-call event is {"event": "call_ended", **summary}; the summary's own
-            # "event": "summary" key can override it. The page always gets "call_ended".
-            event = {**event, "event": "call_ended"}
-        self._event(event)
 
     def _error(self, code: str) -> None:
         n = self._errors[code] = self._errors.get(code, 0) + 1
         if n <= ERRORS_PER_CODE:
-            self._event({"event": "error", "code": code, "message": MESSAGES[code]})
+            self._page(ErrorEvent(code, MESSAGES[code]))
 
     # ----- from the browser ----------------------------------------------------------------------
     async def _command(self, text: str) -> None:
@@ -293,17 +291,17 @@ class _Connection:
         host = self.server.host
         if host.full:
             host.stats.calls_refused += 1
-            self._event({"event": "busy", "message": BUSY})
+            self._page(BusyEvent(BUSY))
             self._closing = True
             return
         self._rate = rate
         self._resampler = StreamResampler(rate, self.line_rate, quality="LQ")  # ~40 ms lag, anti-aliased
         self._t0 = asyncio.get_running_loop().time()
-        self.call = host.open_call(self, caller="", on_event=self._call_event)
-        self._event({"event": "started", "call_id": self.call.call_id, "line_rate": self.line_rate})
+        self.call = host.open_call(self, caller="", on_event=self._to_page)
+        self._page(StartedEvent(self.call.call_id, self.line_rate))
         self.run_task = asyncio.create_task(self._run(self.call), name=f"web-call-{self.call.call_id}")
 
-    async def _run(self, call: LiveCall) -> dict[str, Any]:
+    async def _run(self, call: LiveCall) -> SummaryEvent:
         try:
             return await call.run()
         finally:
@@ -342,12 +340,11 @@ class _Connection:
 
     async def transfer(self, branch: int) -> str | None:
         """No phone line to hand over to: the page shows which branch would take the call."""
-        self._event({"event": "handed_over", "branch": branch,
-                     "message": f"Đang chuyển sang nhánh {branch}"})
+        self._page(HandedOverEvent(branch, f"Đang chuyển sang nhánh {branch}"))
         return None
 
     async def hangup(self, reason: str) -> None:
-        self._event({"event": "bot_hangup", "reason": reason})
+        self._page(BotHangupEvent(reason))
 
 
 async def start_web(host: CallHost, settings: Settings) -> WebServer:

@@ -316,7 +316,7 @@ async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(engi
     assert len(heard) >= 0.8 * say["audio_ms"] / 20, (len(heard), say["audio_ms"])  # 20 ms a packet
 
     # The bot's account: transferred to branch 5, written to the call record.
-    assert (live.summary["outcome"], live.summary["branch"]) == ("transferred", 5)
+    assert (live.summary.outcome, live.summary.branch) == ("transferred", 5)
     assert [e["outcome"] for _, e in stamped if e["event"] == "call_ended"] == ["transferred"]
     lines = [json.loads(line) for f in (tmp_path / "records").glob("*.jsonl") for line in f.read_text().splitlines()]
     assert [(r["call_id"], r["summary"]["outcome"], r["summary"]["branch"]) for r in lines] == [
