@@ -41,6 +41,11 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
     unverified = sum(not f.verified for f in kb.faqs)
     print(f"OK: {len(kb.faqs)} FAQ entries ({unverified} unverified: they transfer to branch 5), "
           f"{len(kb.intents)} intents, {len(kb.prompts)} prompts.")
+    from bot.tts.recordings import recording_warnings
+
+    # Recordings never block: a stale one is simply not played (the synthetic voice says it).
+    for line in recording_warnings(kb, settings.path(settings.voice.recordings_dir)):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -200,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
     sub.add_parser("chat", help="a typed conversation with the bot").set_defaults(func=cmd_chat)
     sub.add_parser("serve", help="run Rasa and the action server until Ctrl-C").set_defaults(func=cmd_serve)
-    from bot import cli_call, cli_prompts, cli_run, cli_transcribe
+    from bot import cli_call, cli_prompts, cli_run, cli_studio, cli_transcribe
 
     cli_run.add_parser(sub)
+    cli_studio.add_parser(sub)
     cli_prompts.add_parser(sub)
     cli_call.add_parser(sub)
     cli_transcribe.add_parser(sub)

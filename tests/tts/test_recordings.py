@@ -4,9 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from bot.tts.cache import PromptCache
-from bot.tts.recordings import RecordedPrompts, recording_status
+from bot.tts.recordings import (
+    RecordedPrompts,
+    recording_status,
+    recording_warnings,
+    save_recording,
+)
 from tests.tts.conftest import VOICE, FakeEngine, record
 
 
@@ -76,3 +82,43 @@ def test_a_broken_yaml_sidecar_makes_the_recording_stale_not_a_crash(tmp_path: P
     (tmp_path / f"{faq.id}.yml").write_text('text: "unclosed\n  - [', encoding="utf-8")
     assert recording_status(kb, tmp_path) == [(faq.id, "stale")]
     assert len(RecordedPrompts(tmp_path)) == 0
+
+
+async def test_reload_puts_a_new_take_on_the_line_and_a_replaced_take_is_never_served_from_memory(tmp_path: Path, kb):
+    answer = kb.faqs[0].answer
+    fake = FakeEngine()
+    recordings = RecordedPrompts(tmp_path / "rec")
+    cache = PromptCache.for_engine(fake, tmp_path / "cache", recordings=recordings)
+    assert cache.plan(answer)[0].source == "sentence"  # nothing recorded yet: the synthetic voice
+    save_recording(tmp_path / "rec", kb.faqs[0].id, np.full(16000, 2000, np.int16), 16000, answer)
+    assert cache.plan(answer)[0].source == "sentence"  # written, but the live view is unchanged ...
+    assert recordings.reload() == 1                     # ... until the studio reloads it
+    first = await cache.audio(answer, fake)
+    assert np.median(first) == 2000 and fake.calls == []
+    # A second take for the same id (same path): the next sentence plays the new audio, not the cached one.
+    save_recording(tmp_path / "rec", kb.faqs[0].id, np.full(8000, 5000, np.int16), 16000, answer)
+    recordings.reload()
+    second = await cache.audio(answer, fake)
+    assert np.median(second) == 5000 and len(second) == 4000
+
+
+def test_save_recording_writes_the_recordings_format(tmp_path: Path, kb):
+    faq = kb.faqs[0]
+    record(tmp_path, faq.id, None)
+    (tmp_path / f"{faq.id}.yml").write_text('text: "old"\n', encoding="utf-8")
+    save_recording(tmp_path, faq.id, np.full(1600, 100, np.int16), 16000, "  " + faq.answer + " ")
+    assert (tmp_path / f"{faq.id}.txt").read_text(encoding="utf-8").strip() == faq.answer
+    assert not (tmp_path / f"{faq.id}.yml").exists()
+    assert sf.info(str(tmp_path / f"{faq.id}.wav")).samplerate == 16000
+    assert recording_status(kb, tmp_path) == [(faq.id, "ok")]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_validate_warnings_name_stale_recordings_and_count_answers_without_one(tmp_path: Path, kb):
+    record(tmp_path, kb.faqs[0].id, kb.faqs[0].answer)
+    record(tmp_path, kb.faqs[1].id, "Một câu trả lời đã đổi.")
+    warnings = recording_warnings(kb, tmp_path)
+    assert len(warnings) == 2
+    assert f"{kb.faqs[1].id}.wav: stale recording (the text changed" in warnings[0]
+    assert warnings[1].startswith(f"{len(kb.faqs) - 1} of {len(kb.faqs)} answers have no current recording")
+    assert kb.faqs[1].id in warnings[1] and kb.faqs[0].id not in warnings[1]
