@@ -97,9 +97,7 @@ class Studio:
         r.add_post("/api/sentences/{id}/restore", self._restore)
         r.add_get("/api/takes/{take}.wav", self._take_audio)
         r.add_post("/api/takes/{take}/accept", self._accept)
-        self.app.on_startup.append(self._warm_up)
         self.app.on_cleanup.append(self._cleanup)
-        self._warming: asyncio.Task[Any] | None = None
 
     # ----- the live gateway ---------------------------------------------------------------------
     def _put_on_the_line(self) -> None:
@@ -117,13 +115,9 @@ class Studio:
             log.warning("the gateway plays recordings from %s, the studio writes %s: not reloaded",
                         live.directory, self.recordings_dir)
 
-    async def _warm_up(self, app: web.Application) -> None:
-        """Read the knowledge base in the background (~2 s), so the first editor's list is quick."""
-        self._warming = asyncio.create_task(asyncio.to_thread(self.content.current), name="studio-warm-up")
-
     async def _cleanup(self, app: web.Application) -> None:
-        if self._warming is not None:
-            await asyncio.gather(self._warming, return_exceptions=True)
+        # The knowledge base is read when an editor first opens the list (~2 s), not at start-up:
+        # that pure-Python work would share the interpreter with the first calls for nothing.
         await asyncio.to_thread(self.transcriber.close)
 
     # ----- the guard: login, origin, CSRF, headers ----------------------------------------------

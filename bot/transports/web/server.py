@@ -92,6 +92,10 @@ class WebServer:
         self.app.router.add_get("/", self._index)
         self.app.router.add_get("/static/{name}", self._static)
         self.app.router.add_get("/ws", self._ws)
+        # The editors' voice studio at /studio (docs/studio.md): its own login; takes go live on this host.
+        from bot.studio.app import mount_studio
+
+        self.studio = mount_studio(self.app, settings, host.engines.cache, host.engines.tts)
 
     @property
     def address(self) -> str:
