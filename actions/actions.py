@@ -85,40 +85,81 @@ class ActionAnswerFaq(Action):
         return "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
-        chosen = selector.get("response") or {}
-        key = chosen.get("intent_response_key") or ""
-        faq_id = key.split("/", 1)[-1] if key else ""
-        if not faq_id or float(chosen.get("confidence") or 0.0) < dialogue_settings().answer_threshold:
-            return not_understood(dispatcher, tracker, "low_answer_confidence")
-        if faq_id in (tracker.get_slot("unverified_faqs") or []):
-            return transfer(dispatcher, tracker, ("utter_prompt_unverified_transfer", UNVERIFIED_BRANCH),
-                            UNVERIFIED_BRANCH, f"unverified_answer:{faq_id}", faq_id)
-        decide(dispatcher, tracker, [(f"utter_faq/{faq_id}", None), ("utter_prompt_anything_else", None)],
-               "answer", faq_id=faq_id)
-        return [SlotSet("last_answer", faq_id), SlotSet("misses", 0.0), SlotSet("offer", "anything_else")]
+        return answer_faq(dispatcher, tracker, chosen_faq(tracker))
+
+
+def chosen_faq(tracker: Tracker) -> Optional[Text]:
+    """The FAQ entry the response selector chose, if it is sure enough to be read out."""
+    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    chosen = selector.get("response") or {}
+    key = chosen.get("intent_response_key") or ""
+    faq_id = key.split("/", 1)[-1] if key else ""
+    if not faq_id or float(chosen.get("confidence") or 0.0) < dialogue_settings().answer_threshold:
+        return None
+    return faq_id
+
+
+def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker, faq_id: Optional[Text]) -> Events:
+    if not faq_id:
+        return not_understood(dispatcher, tracker, "low_answer_confidence")
+    if faq_id in (tracker.get_slot("unverified_faqs") or []):
+        return transfer(dispatcher, tracker, ("utter_prompt_unverified_transfer", UNVERIFIED_BRANCH),
+                        UNVERIFIED_BRANCH, f"unverified_answer:{faq_id}", faq_id)
+    decide(dispatcher, tracker, [(f"utter_faq/{faq_id}", None), ("utter_prompt_anything_else", None)],
+           "answer", faq_id=faq_id)
+    return [SlotSet("last_answer", faq_id), SlotSet("misses", 0.0), SlotSet("offer", "anything_else")]
+
+
+def route_danger(dispatcher: CollectingDispatcher, tracker: Tracker, kind: Optional[Text]) -> Events:
+    """The kind's message, which says the number, and the transfer at once. The decision's reason
+    `danger:<kind>` tells the gateway to keep the line open if the transfer fails."""
+    routes = tracker.get_slot("danger_routes") or {}
+    if kind is None:  # the classifier's own emergency intent: a medical danger in the editors' words
+        kind = "medical" if "medical" in routes else ""
+        say: Say = ("utter_emergency", None)
+    else:
+        say = (f"utter_danger_{kind}", None)
+    route = routes.get(kind, 1)
+    branch = dialogue_settings().human_branch if route == "human" else int(route)
+    return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}") + [SlotSet("held", None)]
+
+
+def danger_kind(tracker: Tracker) -> Optional[Text]:
+    entities = tracker.latest_message.get("entities") or []
+    return next((e.get("value") for e in entities if e.get("entity") == "danger"), None)
 
 
 class ActionDanger(Action):
-    """The safety net (actions/nlu/danger.py) or the classifier's emergency intent: the kind's
-    message, which says the number, and the transfer at once. The decision's reason
-    `danger:<kind>` tells the gateway to keep the line open if the transfer fails."""
+    """The safety net (actions/nlu/danger.py) or the classifier's emergency intent."""
 
     def name(self) -> Text:
         return "action_danger"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        entities = tracker.latest_message.get("entities") or []
-        kind = next((e.get("value") for e in entities if e.get("entity") == "danger"), None)
-        routes = tracker.get_slot("danger_routes") or {}
-        if kind is None:  # the classifier's own emergency intent: a medical danger in the editors' words
-            kind = "medical" if "medical" in routes else ""
-            say: Say = ("utter_emergency", None)
-        else:
-            say = (f"utter_danger_{kind}", None)
-        route = routes.get(kind, 1)
-        branch = dialogue_settings().human_branch if route == "human" else int(route)
-        return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}")
+        return route_danger(dispatcher, tracker, danger_kind(tracker))
+
+
+NOT_HELD = ("danger", "danger_check", "emergency")  # unconfirmed danger intents are not the question
+
+
+class ActionDangerCheck(Action):
+    """The safety net's model suspects danger but is not sure: ask (danger.yml `check_question`).
+    "có" puts the caller through (action_yes_no, offer `danger:<kind>`), keypad 1 goes to 115 as
+    always, "không" carries on with what the sentence would have got. A second suspicion in a
+    row is not asked again: the caller is put through."""
+
+    def name(self) -> Text:
+        return "action_danger_check"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        kind = danger_kind(tracker)
+        if str(tracker.get_slot("offer") or "").startswith("danger:"):
+            return route_danger(dispatcher, tracker, kind)
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        held_intent = next((i.get("name") for i in ranking if i.get("name") not in NOT_HELD), None)
+        held = {"intent": held_intent, "faq_id": chosen_faq(tracker) if held_intent == "faq" else None}
+        decide(dispatcher, tracker, [("utter_danger_check", None)], "dialog", reason=f"danger_check:{kind}")
+        return [SlotSet("offer", f"danger:{kind}"), SlotSet("held", held)]
 
 
 class ActionTransfer(Action):
@@ -128,12 +169,15 @@ class ActionTransfer(Action):
         return "action_transfer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        intent = intent_name(tracker)
-        route = (tracker.get_slot("intent_routes") or {}).get(intent, "human")
-        human = dialogue_settings().human_branch
-        branch = int(route.removeprefix("branch_")) if route.startswith("branch_") else human
-        say = ("utter_prompt_human_transfer", branch) if route == "human" else (f"utter_{intent}", None)
-        return transfer(dispatcher, tracker, say, branch, f"intent:{intent}")
+        return transfer_for_intent(dispatcher, tracker, intent_name(tracker))
+
+
+def transfer_for_intent(dispatcher: CollectingDispatcher, tracker: Tracker, intent: Text) -> Events:
+    route = (tracker.get_slot("intent_routes") or {}).get(intent, "human")
+    human = dialogue_settings().human_branch
+    branch = int(route.removeprefix("branch_")) if route.startswith("branch_") else human
+    say = ("utter_prompt_human_transfer", branch) if route == "human" else (f"utter_{intent}", None)
+    return transfer(dispatcher, tracker, say, branch, f"intent:{intent}")
 
 
 class ActionUnclear(Action):
@@ -149,8 +193,12 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        decide(dispatcher, tracker, [("utter_out_of_scope", None)], "dialog", reason="out_of_scope")
-        return [SlotSet("misses", 0.0), SlotSet("offer", "transfer")]
+        return out_of_scope(dispatcher, tracker)
+
+
+def out_of_scope(dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+    decide(dispatcher, tracker, [("utter_out_of_scope", None)], "dialog", reason="out_of_scope")
+    return [SlotSet("misses", 0.0), SlotSet("offer", "transfer")]
 
 
 class ActionYesNo(Action):
@@ -162,6 +210,8 @@ class ActionYesNo(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         yes = intent_name(tracker) == "affirm"
         offer = tracker.get_slot("offer")
+        if str(offer or "").startswith("danger:"):
+            return self.answer_check(dispatcher, tracker, yes, str(offer).split(":", 1)[1])
         if offer == "transfer" and yes:
             branch = dialogue_settings().human_branch
             return transfer(dispatcher, tracker, ("utter_prompt_out_of_scope_transfer", branch), branch,
@@ -175,6 +225,25 @@ class ActionYesNo(Action):
         say = "utter_prompt_ask_question" if yes else "utter_deny"
         decide(dispatcher, tracker, [(say, None)], "dialog", reason="affirm" if yes else "deny")
         return [SlotSet("offer", None)]
+
+    @staticmethod
+    def answer_check(dispatcher: CollectingDispatcher, tracker: Tracker, yes: bool, kind: Text) -> Events:
+        """The answer to the safety net's question: yes puts the caller through for `kind`; no
+        carries on with what their sentence would have got (an answer, a branch, or a question)."""
+        if yes:
+            return route_danger(dispatcher, tracker, kind or None)
+        held = tracker.get_slot("held") or {}
+        intent = held.get("intent") or ""
+        done = [SlotSet("held", None)]
+        if intent == "faq" and held.get("faq_id"):
+            return answer_faq(dispatcher, tracker, held["faq_id"]) + done
+        route = str((tracker.get_slot("intent_routes") or {}).get(intent, "none"))
+        if intent not in NOT_HELD and (route.startswith("branch_") or route == "human"):
+            return transfer_for_intent(dispatcher, tracker, intent) + done
+        if intent == "out_of_scope":
+            return out_of_scope(dispatcher, tracker) + done
+        decide(dispatcher, tracker, [("utter_prompt_ask_question", None)], "dialog", reason="danger_check_declined")
+        return [SlotSet("offer", None)] + done
 
 
 class ActionRepeat(Action):

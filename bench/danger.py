@@ -93,12 +93,16 @@ def run_net() -> dict:
 
 
 def brain_outcome(reply, section: str, item: dict) -> str:
-    """What one sentence got from the whole brain, as the benchmark counts it."""
+    """What one sentence got from the whole brain, as the benchmark counts it. `asked`: the
+    safety net's question (danger suspected, not sure); the caller's "có" then puts them through."""
     danger = reply.reason.startswith("danger:")
+    asked = reply.reason.startswith("danger_check:")
     if section == "danger":
-        return "routed" if danger else ("person" if reply.action == "transfer" else "missed")
+        return "routed" if danger else "asked" if asked else ("person" if reply.action == "transfer" else "missed")
     if danger:
         return "false_alarm"
+    if asked:
+        return "asked"
     if section == "routing":
         return "right_branch" if reply.action == "transfer" and reply.branch == item["branch"] else "other"
     if section == "other_benefit":
@@ -131,15 +135,24 @@ async def run_brain(settings) -> dict:
                         texts = _texts(items, garbled, seed=11 if section == "danger" else 13)
                         c = counts.setdefault(section, Counter())
                         for item, text in zip(items, texts):
-                            reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
+                            conversation = f"bench-{uuid.uuid4().hex[:10]}"
+                            reply = await client.turn(conversation, text)
                             outcome = brain_outcome(reply, section, item)
                             c[outcome] += 1
                             c["n"] += 1
-                            if name == "dev" and outcome in ("missed", "person", "false_alarm", "covid_answer"):
+                            if outcome == "asked" and section == "danger":
+                                # The caller answers the question: "có" must put them through.
+                                yes = await client.turn(conversation, "có")
+                                c["through_after_yes"] += yes.reason.startswith("danger:")
+                            if name == "dev" and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
                                 misses.append(f"{section}/{outcome}: {text} -> {reply.action} {reply.intent} "
                                               f"{reply.faq_id or ''} {reply.branch or ''}")
                     out.setdefault(name, {})["garbled" if garbled else "clean"] = {
                         "danger_routed": counts["danger"]["routed"] / counts["danger"]["n"],
+                        "danger_asked": counts["danger"]["asked"] / counts["danger"]["n"],
+                        "danger_through_after_yes": counts["danger"]["through_after_yes"],
+                        "ordinary_asked": {sec: {"n": counts[sec]["n"], "asked": counts[sec]["asked"]}
+                                           for sec in ORDINARY},
                         "danger_to_a_person": counts["danger"]["person"] / counts["danger"]["n"],
                         "danger_missed": counts["danger"]["missed"] / counts["danger"]["n"],
                         "false_alarms": {sec: {"n": counts[sec]["n"], "alarms": counts[sec]["false_alarm"]}
@@ -155,9 +168,11 @@ async def run_brain(settings) -> dict:
                 alarms = []
                 for text in everyday:
                     reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
-                    if reply.reason.startswith("danger:"):
+                    if reply.reason.startswith(("danger:", "danger_check:")):
                         alarms.append(f"{reply.reason}: {text}")
-                out["everyday"] = {"n": len(everyday), "alarms": len(alarms), "examples": alarms}
+                through = [a for a in alarms if a.startswith("danger:")]
+                out["everyday"] = {"n": len(everyday), "alarms": len(through), "asked": len(alarms) - len(through),
+                                   "examples": through}
     finally:
         await stop_brain(brain)
     return out
@@ -191,20 +206,28 @@ def section(r: dict) -> str:
              "the same sentences through the noise channel (bot/noise.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
              "Whole brain (the danger net's phrases, then its model, then the FAQ classifier):", "",
-             "| split | people in danger routed | to a person instead | missed | false alarms (ordinary / routing / other benefits) | symptoms & testing to branch 3 / 2 | other benefits answered with a COVID entry |",
-             "|---|---|---|---|---|---|---|"]
+             "Put through: the danger message and the transfer at once. Asked: only the model suspects",
+             "danger, below its transfer threshold, so the bot asks first (danger.yml `check_question`);",
+             "the benchmark then answers \"có\" and counts the transfers that follow. Caught = both.",
+             "",
+             "| split | people in danger caught | put through at once | asked first (then put through on \"có\") | to a person instead | missed | ordinary callers put through to 115 (ordinary / routing / other benefits) | ordinary callers asked | symptoms & testing to branch 3 / 2 | other benefits answered with a COVID entry |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, modes in r["brain"].items():
         if name == "everyday":
             continue
         for mode, v in modes.items():
-            fa = v["false_alarms"]
-            lines.append(f"| {name}, {mode} | {_pct(v['danger_routed'])} | {_pct(v['danger_to_a_person'])} | "
-                         f"{_pct(v['danger_missed'])} | " + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values())
+            fa, asked = v["false_alarms"], v["ordinary_asked"]
+            lines.append(f"| {name}, {mode} | {_pct(v['danger_routed'] + v['danger_asked'])} | {_pct(v['danger_routed'])} "
+                         f"| {_pct(v['danger_asked'])} ({v['danger_through_after_yes']}) "
+                         f"| {_pct(v['danger_to_a_person'])} | {_pct(v['danger_missed'])} | "
+                         + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values()) + " | "
+                         + " / ".join(f"{a['asked']} of {a['n']}" for a in asked.values())
                          + f" | {_pct(v['routing_right_branch'])} | {_pct(v['other_benefit_answered_with_covid_entry'])} |")
     everyday = r["brain"].get("everyday")
     if everyday:
         lines += ["", f"Everyday sentences (the {everyday['n']} distinct transcripts of ../shared/speech: news, read "
-                  f"sentences, spoken commands) taken for danger: {everyday['alarms']}."]
+                  f"sentences, spoken commands) put through as danger: {everyday['alarms']}; asked about: "
+                  f"{everyday.get('asked', 0)}."]
         lines += [f"- {e}" for e in everyday["examples"][:10]]
     lines += ["", "The editors' phrases alone (bot/danger/match.py, no model):", "",
               "| split | routed | right kind | false alarms (ordinary / routing / other benefits) |", "|---|---|---|---|"]

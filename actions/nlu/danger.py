@@ -13,7 +13,12 @@ Two nets, the second behind the first:
 
 It runs after the FallbackClassifier and overrides its decision: intent `danger` (confidence 1
 for a phrase, P(danger) for the model) and an entity `danger` whose value is the kind; the rule
-`danger -> action_danger` announces and transfers. It is also the only judge of danger: when the
+`danger -> action_danger` announces and transfers. Between `ask_threshold` and `threshold` the
+model only suspects danger: intent `danger_check` (same entity), and `action_danger_check` asks
+the caller (danger.yml `check_question`) before putting them through; the FAQ decision stays in
+the ranking and the response selector, so a "không" carries on with it. Asking costs a person
+in danger a few seconds; putting through every news sentence that mentions a fire costs 115 the
+line, and the question lets the threshold for suspicion sit far lower than one for a transfer. It is also the only judge of danger: when the
 FAQ classifier's top intent is `emergency` but neither net sees danger (its examples are the
 model's `medical` examples too), the classifier's next intent stands instead ("nằm viện cấp
 cứu có được hỗ trợ không" is a benefit question, not a call for an ambulance).
@@ -53,8 +58,10 @@ from bot.danger.model import DangerNet
 from bot.noise import garble
 
 DANGER_INTENT = "danger"
+CHECK_INTENT = "danger_check"
 DANGER_ENTITY = "danger"
 ANYTHING_ELSE = "none"
+GENERAL_KIND = "medical"  # 115: the kind a caller gets when the model cannot tell which
 NET_FILE = "danger_net.json"
 ROOT = Path(__file__).resolve().parents[2]
 _BOT = ROOT / "bot"
@@ -113,7 +120,7 @@ def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_int
 class DangerDetector(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"threshold": 0.4, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
+        return {"threshold": 0.4, "ask_threshold": None, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
                 "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -171,7 +178,9 @@ class DangerDetector(GraphComponent, IntentClassifier):
         for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
             found = self.detect(text, probs)
             if found:
-                self._annotate(message, text, *found)
+                kind, confidence, how = found
+                sure = how != "model" or confidence >= float(self.config["threshold"])
+                self._annotate(message, text, kind, confidence, how, DANGER_INTENT if sure else CHECK_INTENT)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.config["medical_intent"]:
                 self._not_an_emergency(message)
         return messages
@@ -186,7 +195,8 @@ class DangerDetector(GraphComponent, IntentClassifier):
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     def detect(self, text: str, probs: np.ndarray) -> Optional[Tuple[str, float, str]]:
-        """(kind, confidence, how) or None; `probs` from self.model for this text."""
+        """(kind, confidence, how) or None; `probs` from self.model for this text. A model
+        detection below `threshold` (at least `ask_threshold`) is a suspicion to ask about."""
         found = self.matcher.find(text)
         if found:
             return found.kind.id, 1.0, f"phrase:{found.phrase}"
@@ -196,15 +206,28 @@ class DangerDetector(GraphComponent, IntentClassifier):
             return None
         by_label = dict(zip(self.model.labels, probs.tolist()))
         p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
-        if p_danger < float(self.config["threshold"]):
+        if p_danger < self._ask_threshold():
             return None
         kind = max((k.id for k in self.net.kinds), key=lambda k: by_label.get(k, 0.0))
+        if p_danger < float(self.config["threshold"]) and by_label.get(kind, 0.0) < 0.5 * p_danger \
+                and self.net.kind(GENERAL_KIND):
+            # A suspicion split between kinds names none of them well ("dương tính, uống thuốc gì"
+            # leans to suicide through "uống thuốc"): a caller who says "có" hears 115's message.
+            kind = GENERAL_KIND
         return kind, p_danger, "model"
 
+    def _ask_threshold(self) -> float:
+        threshold = float(self.config["threshold"])
+        ask = self.config.get("ask_threshold")
+        if ask is None or not (self.net and self.net.check_question):
+            return threshold  # nothing to ask with: only sure detections count
+        return min(float(ask), threshold)
+
     @staticmethod
-    def _annotate(message: Message, text: str, kind: str, confidence: float, how: str) -> None:
-        intent = {INTENT_NAME_KEY: DANGER_INTENT, PREDICTED_CONFIDENCE_KEY: confidence}
-        ranking = [intent, *[i for i in (message.get(INTENT_RANKING_KEY) or []) if i.get(INTENT_NAME_KEY) != DANGER_INTENT]]
+    def _annotate(message: Message, text: str, kind: str, confidence: float, how: str, name: str) -> None:
+        intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
+        ranking = [intent, *[i for i in (message.get(INTENT_RANKING_KEY) or [])
+                             if i.get(INTENT_NAME_KEY) not in (DANGER_INTENT, CHECK_INTENT)]]
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         entity = {"entity": DANGER_ENTITY, "value": kind, "start": 0, "end": len(text),

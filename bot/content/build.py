@@ -70,6 +70,8 @@ def domain_yaml(kb: KnowledgeBase) -> str:
         meta = {"danger": kind.id, "number": kind.number}
         lines += [f"  utter_danger_{kind.id}:", f"    - text: {_q(kind.message)}",
                   f"      metadata: {json.dumps(meta, ensure_ascii=False)}"]
+    if kb.danger and kb.danger.check_question:
+        lines += ["  utter_danger_check:", f"    - text: {_q(kb.danger.check_question)}"]
     # Facts the actions need, as slots with initial values: they travel in the tracker with every
     # action call and always match the loaded model (the domain itself is not sent: latency).
     facts = {

@@ -20,7 +20,7 @@ FILE_NAME = "danger.yml"
 KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
              "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
-TOP_KEYS = {"asking_about_support", "not_danger", "dangers"}
+TOP_KEYS = {"asking_about_support", "not_danger", "check_question", "dangers"}
 
 
 def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
@@ -62,9 +62,28 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
     if not kinds:
         out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
         return None
-    net = DangerNet(tuple(kinds), asking, (path,), not_danger)
+    check = _check_question(data, path, out)
+    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check)
     _check_reachable(net, out, data.key_lines.get("not_danger", 1))
     return net
+
+
+def _check_question(data: LineDict, path: Path, out: Collector) -> str:
+    line = data.key_lines.get("check_question", 1)
+    raw = data.get("check_question")
+    if raw is None:
+        out.warn(path, 1, "no 'check_question': a sentence only the model suspects of danger is either put "
+                 "through or answered, never asked about")
+        return ""
+    if not isinstance(raw, str) or not raw.strip():
+        out.error(path, line, "'check_question' must be text (the question asked when danger is only suspected)")
+        return ""
+    text = nfc(raw).strip()
+    for message in spoken_text_problems(text, "check_question"):
+        out.error(path, line, message)
+    if not any(word in text.lower() for word in ("một", "có")):
+        out.warn(path, line, "'check_question' should tell the caller to say 'có' or press one (keypad 1 goes to 115)")
+    return text
 
 
 def _kind(entry: LineDict, path: Path, branches: set[int], out: Collector) -> DangerKind | None:

@@ -34,13 +34,17 @@ class DangerNet:
     asking: tuple[str, ...] = ()  # phrases that show a question about support, not a danger now
     files: tuple[Path, ...] = field(default=())
     not_danger: tuple[str, ...] = ()  # ordinary sentences the brain's model must learn are not danger
+    # Asked when only the brain's model suspects danger, and not strongly: "có" or keypad 1 puts
+    # the caller through, anything else carries on with the question they asked. Empty: no asking.
+    check_question: str = ""
 
     def kind(self, kind_id: str) -> DangerKind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
 
     def as_dict(self) -> dict:
         """JSON-ready form (saved inside the Rasa model, so a swap brings the phrases live)."""
-        return {"asking": list(self.asking), "not_danger": list(self.not_danger), "kinds": [
+        return {"asking": list(self.asking), "not_danger": list(self.not_danger),
+                "check_question": self.check_question, "kinds": [
             {"id": k.id, "number": k.number, "transfer": k.transfer, "message": k.message,
              "transfer_failed": k.transfer_failed, "phrases": list(k.phrases),
              "weak_phrases": list(k.weak_phrases), "exceptions": list(k.exceptions),
@@ -55,4 +59,5 @@ class DangerNet:
             weak_phrases=tuple(k.get("weak_phrases", ())), exceptions=tuple(k.get("exceptions", ())),
             examples=tuple(k.get("examples", ())))
             for k in data["kinds"])
-        return cls(kinds, tuple(data.get("asking", ())), not_danger=tuple(data.get("not_danger", ())))
+        return cls(kinds, tuple(data.get("asking", ())), not_danger=tuple(data.get("not_danger", ())),
+                   check_question=str(data.get("check_question") or ""))

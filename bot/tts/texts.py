@@ -1,5 +1,5 @@
 """Everything the bot can say, by id: FAQ answers, intent responses, prompts (per branch), and the
-safety net's messages (`danger_<kind>`, `danger_<kind>_failed`)."""
+safety net's messages (`danger_<kind>`, `danger_<kind>_failed`, `danger_check`)."""
 from __future__ import annotations
 
 from bot.content.model import KnowledgeBase
@@ -25,6 +25,8 @@ def spoken_texts(kb: KnowledgeBase) -> dict[str, str]:
     for kind in (kb.danger.kinds if kb.danger else ()):
         texts.setdefault(f"danger_{kind.id}", kind.message)
         texts.setdefault(f"danger_{kind.id}_failed", kind.transfer_failed)
+    if kb.danger and kb.danger.check_question:
+        texts.setdefault("danger_check", kb.danger.check_question)
     return texts
 
 

@@ -86,6 +86,44 @@ async def test_symptoms_and_testing_reach_branches_three_and_two(brain: BrainCli
     assert (reply.action, reply.branch) == ("transfer", branch)
 
 
+# Sentences the model suspects of danger without being sure (P(danger) between config.yml's
+# ask_threshold and threshold): no editors' phrase in them, and the caller is asked first.
+DESPAIR = "tôi buồn quá, mất việc rồi, chẳng biết làm gì nữa"
+TIRED_AFTER_MEDICINE = "bố tôi uống thuốc hạ sốt rồi mà vẫn mệt"
+
+
+async def test_a_suspicion_is_asked_about_and_yes_puts_the_caller_through(brain: BrainClient, conversation):
+    asked = await brain.turn(conversation, DESPAIR)
+    assert (asked.intent, asked.action, asked.branch) == ("danger_check", "dialog", None)
+    assert asked.reason.startswith("danger_check:")
+    assert asked.reply == KB.danger.check_question
+    through = await brain.turn(conversation, "có")
+    kind = KB.danger.kind(through.reason.removeprefix("danger:"))
+    assert kind is not None and (through.action, through.branch) == ("transfer", kind.branch(5))
+    assert through.reply == kind.message and kind.number in through.reply
+    assert DESPAIR in through.recent  # the person who takes the call sees what was said
+
+
+async def test_no_to_the_question_carries_on_with_the_callers_question(brain: BrainClient, conversation):
+    asked = await brain.turn(conversation, TIRED_AFTER_MEDICINE)
+    assert asked.reason.startswith("danger_check:")
+    carried = await brain.turn(conversation, "không")
+    # What the sentence gets without the suspicion: a symptom question goes to the doctors (branch 3).
+    assert (carried.action, carried.branch, carried.reason) == ("transfer", 3, "intent:symptoms_advice")
+
+
+async def test_a_second_suspicion_in_a_row_is_not_asked_again(brain: BrainClient, conversation):
+    assert (await brain.turn(conversation, DESPAIR)).reason.startswith("danger_check:")
+    again = await brain.turn(conversation, TIRED_AFTER_MEDICINE)
+    assert (again.action, again.branch) == ("transfer", 1) and again.reason.startswith("danger:")
+
+
+async def test_a_suspicion_after_an_ordinary_turn_is_asked(brain: BrainClient, conversation):
+    first = await brain.turn(conversation, "lao động tự do được hỗ trợ bao nhiêu tiền")
+    assert not first.reason.startswith(("danger", "danger_check"))
+    assert (await brain.turn(conversation, DESPAIR)).reason.startswith("danger_check:")
+
+
 async def test_an_editors_new_phrase_is_live_after_train(live_brain, brain: BrainClient, conversation,
                                                          content_copy: Path, tmp_path: Path):
     """validate -> train -> swap, as `make train` does: a phrase an editor adds goes live. Before,

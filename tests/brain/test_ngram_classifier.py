@@ -64,3 +64,8 @@ def test_an_untrained_classifier_leaves_messages_alone(probe):
 def test_a_damaged_model_fails_to_load_instead_of_answering_nothing(probe):
     # The swap route then refuses it and the previous model keeps serving (test_cli_and_swap.py).
     assert probe["damaged_model"] == "JSONDecodeError"
+
+
+def test_the_live_path_computes_what_the_trained_matrices_do(probe):
+    # The per-sentence path skips scikit-learn's transform for latency; it must not change a number.
+    assert probe["fast_against_sparse"] < 1e-9

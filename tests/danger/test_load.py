@@ -21,6 +21,8 @@ from tests.content.test_validate import edit, errors
     ("    except:\n      - mệt muốn chết\n", "    except:\n      - mệt muốn chết\n      - tự tử\n", "can never match"),
     ("    phrases:\n", "    phrazes:\n", "unknown key 'phrazes'"),
     ("  - id: suicide\n", "  - id: Tự tử\n", "id must be lowercase"),
+    ("cần người giúp ngay không?", "gọi 115 không?", "check_question contains digits"),
+    ('check_question: "Anh', 'check_question: ""\nx: "Anh', "'check_question' must be text"),
 ])
 def test_danger_problems_name_the_file_and_line(content_copy: Path, old: str, new: str, message: str):
     path = content_copy / "danger.yml"
@@ -45,3 +47,15 @@ def test_a_phrase_an_editor_adds_is_caught(content_copy: Path):
     assert kb is not None, [str(p) for p in problems]
     found = DangerMatcher(kb.danger).find(sentence)
     assert found is not None and found.kind.id == "medical" and found.phrase == "ong đốt"
+
+
+def test_the_check_question_reaches_the_net_and_its_absence_is_a_warning(content_copy: Path):
+    kb, _ = load_knowledge_base(content_copy)
+    assert "nguy hiểm" in kb.danger.check_question
+    path = content_copy / "danger.yml"
+    text = path.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("check_question:"))
+    path.write_text(text.replace(line + "\n", ""), encoding="utf-8")
+    kb, problems = load_knowledge_base(content_copy)
+    assert kb is not None and kb.danger.check_question == ""
+    assert any("no 'check_question'" in str(p) and p.severity == "warning" for p in problems)
