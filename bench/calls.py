@@ -55,7 +55,7 @@ async def concurrency(settings: Settings, engines, client, files: list[Path], si
     audio is paced on its 20 ms grid. Measured: how late outgoing frames leave (what the caller
     hears), and end of caller speech -> first reply frame under load (what the backlog costs)."""
     from bot.gateway.host import CallHost
-    from bot.gateway.loopback import CallerLine, RecordingPeer
+    from tests.fakes import CallerLine, RecordingPeer  # an in-memory phone line and transport
 
     config = call_config(settings)
     rate = config.rate

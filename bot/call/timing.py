@@ -3,8 +3,8 @@
 Both drivers of a call step on it: `LiveCall` (bot/gateway/host.py) in real time, each slot paced
 by its deadline, and `run_call` (bot/call/virtual_clock.py) on a virtual clock. `Grid.step` is the
 step they share: the bot's next frame goes out, then the session is ticked when a tick is due.
-Audio frames (bot/audio/frames.py) and the in-memory phone line (bot/gateway/loopback.py) are cut
-to the same frame length.
+Audio frames (bot/audio/frames.py) and the tests' in-memory phone line (tests/fakes.py) are cut to
+the same frame length.
 """
 from __future__ import annotations
 

@@ -11,10 +11,8 @@ from bot.call.events import to_json
 from bot.call.records import CallRecorder
 from bot.call.session import CallSession, Engines, call_config
 from bot.call.virtual_clock import VirtualClock, parse_script, run_call
-from bot.content.load import load_knowledge_base
-from tests.conftest import ROOT, SPEECH
-
-KB, _ = load_knowledge_base(ROOT / "data/faq")
+from tests.conftest import SPEECH
+from tests.fakes import KB  # noqa: F401  (tests import the knowledge base from here too)
 
 
 @pytest.fixture(scope="session")

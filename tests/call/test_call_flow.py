@@ -1,33 +1,17 @@
 """Whole calls through the real engines (ASR, VAD, TTS) and a stand-in brain.
 
-The brain here is a small fake that answers by keyword, so these tests pin down the call's
-audio path and policy; tests/call/test_call_rasa.py runs calls against the real brain.
+The brain here is a small fake that answers by keyword (tests/fakes.py), so these tests pin down
+the call's audio path and policy; tests/call/test_call_rasa.py runs calls against the real brain.
 """
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from bot.brain.client import BrainReply
-from tests.call.conftest import KB, speech
+from tests.call.conftest import speech
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER, KB, KeywordBrain
 
 pytestmark = needs_speech
-
-ANSWER = KB.faq("hongheo_muc_ho_tro")
-
-
-class KeywordBrain:
-    """Answers the poor-household FAQ to anything it hears; counts what it was asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    async def turn(self, sender: str, text: str) -> BrainReply:
-        self.asked.append(text)
-        return BrainReply(text, "faq", 0.99, "answer", ANSWER.id, None,
-                          f"{ANSWER.answer} {KB.prompt('anything_else')}")
 
 
 class BrokenAsrStream:

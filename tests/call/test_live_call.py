@@ -8,10 +8,9 @@ import json
 from bot.call.session import call_config
 from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
-from bot.gateway.loopback import CallerLine, RecordingPeer
 from tests.call.conftest import speech
-from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer
 
 pytestmark = needs_speech
 

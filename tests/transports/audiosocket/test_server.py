@@ -1,4 +1,5 @@
-"""The AudioSocket server with real engines, driven by a small AudioSocket client written here
+"""The AudioSocket server with real engines (stand-ins from tests/fakes.py where only keys and
+frames move), driven by a small AudioSocket client written here
 from the protocol description (https://docs.asterisk.org/Configuration/Channel-Drivers/AudioSocket/:
 3-byte header = 1-byte type + 2-byte big-endian length; 0x00 hangup, 0x01 UUID, 0x03 DTMF,
 0x10 slin16 8 kHz audio, 0xff error), as Asterisk's AudioSocket() would behave."""
@@ -18,8 +19,8 @@ from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
 from bot.transports.audiosocket import start_audiosocket
 from tests.call.conftest import KB, speech
-from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER, KeywordBrain, recogniser_factory
 from tests.transports.audiosocket.test_ami import FakeAmi
 
 pytestmark = needs_speech
@@ -123,7 +124,8 @@ class Gateway:
         sections.setdefault("gateway", {"media_timeout_s": 2.0})
         sections["audiosocket"] = {"host": "127.0.0.1", "port": port, **sections.get("audiosocket", {})}
         self.settings = settings.replace(privacy={"records_dir": str(self.records)}, **sections)
-        self.host = CallHost(self.settings, engines, KeywordBrain(), call_config(self.settings))
+        self.host = CallHost(self.settings, engines, KeywordBrain(), call_config(self.settings),
+                             asr_factory=recogniser_factory(engines))
         self.events: dict[str, list[dict]] = {}
         self.host.listeners.append(lambda e: self.events.setdefault(e["call_id"], []).append(e))
 
@@ -184,11 +186,11 @@ async def test_a_caller_speaks_is_answered_presses_a_key_and_hangs_up(engines, s
     assert gw.host.calls == {}
 
 
-async def test_keypad_zero_redirects_the_channel_through_the_manager(engines, settings, tmp_path):
+async def test_keypad_zero_redirects_the_channel_through_the_manager(fakes, settings, tmp_path):
     ami = FakeAmi("PJSIP/trunk-0000002a")
     ami_port = await ami.start()
     audiosocket = {"ami_host": "127.0.0.1", "ami_port": ami_port, "ami_user": "bot", "ami_secret": "s3cret"}
-    async with Gateway(engines, settings, tmp_path, 19093, audiosocket=audiosocket) as gw:
+    async with Gateway(fakes, settings, tmp_path, 19093, audiosocket=audiosocket) as gw:
         caller = await Caller(19093).connect()
         caller.start_line()
         await asyncio.sleep(0.3)
@@ -211,8 +213,8 @@ async def test_keypad_zero_redirects_the_channel_through_the_manager(engines, se
     assert gw.host.calls == {}
 
 
-async def test_keypad_zero_without_a_manager_tells_the_number_then_hangs_up(engines, settings, tmp_path):
-    async with Gateway(engines, settings, tmp_path, 19094) as gw:
+async def test_keypad_zero_without_a_manager_tells_the_number_then_hangs_up(fakes, settings, tmp_path):
+    async with Gateway(fakes, settings, tmp_path, 19094) as gw:
         caller = await Caller(19094).connect()
         caller.start_line()
         await asyncio.sleep(0.3)
@@ -274,8 +276,8 @@ async def test_broken_connections_end_only_their_own_call(engines, settings, tmp
     assert gw.host.calls == {}
 
 
-async def test_a_full_gateway_hangs_up_new_connections_at_once_and_close_ends_calls(engines, settings, tmp_path):
-    async with Gateway(engines, settings, tmp_path, 19096, gateway={"max_calls": 1, "media_timeout_s": 2.0}) as gw:
+async def test_a_full_gateway_hangs_up_new_connections_at_once_and_close_ends_calls(fakes, settings, tmp_path):
+    async with Gateway(fakes, settings, tmp_path, 19096, gateway={"max_calls": 1, "media_timeout_s": 2.0}) as gw:
         first = await Caller(19096).connect()
         first.start_line()
         await gw.wait_for(first, "bot_say")

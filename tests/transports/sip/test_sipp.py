@@ -1,5 +1,6 @@
 """Real SIP clients: sipp (Debian `sip-tester`) calls the gateway's SIP endpoint in this process,
-on the real engines, with a keyword brain. Each scenario is in scenarios/.
+with a keyword brain: on stand-in engines (tests/fakes.py) where only keys move, on the real ones
+for spoken questions. Each scenario is in scenarios/.
 
 Ports: SIP 15060-15099, RTP 22000-22999 (the bot 22000-22499, sipp and the test above).
 """
@@ -22,6 +23,7 @@ from bot.gateway.host import CallHost
 from bot.transports.sip import start_sip
 from bot.transports.sip.rtp import RtpPacket, parse_rtp
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER, KeywordBrain, recogniser_factory
 
 SIPP = shutil.which("sipp")
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -31,13 +33,11 @@ pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (Deb
 @asynccontextmanager
 async def gateway(engines, settings, tmp_path: Path, port: int, ring_s: float = 0.0,
                   **gateway_settings) -> AsyncIterator[tuple[CallHost, object, list[dict]]]:
-    from tests.call.test_call_flow import KeywordBrain
-
     s = settings.replace(sip={"host": "127.0.0.1", "port": port, "rtp_port_min": 22000, "rtp_port_max": 22499,
                               "allowed_peers": "127.0.0.0/8"},
                          privacy={"records_dir": str(tmp_path / "records")},
                          gateway={"media_timeout_s": 30.0, **gateway_settings})
-    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    host = CallHost(s, engines, KeywordBrain(), call_config(s), asr_factory=recogniser_factory(engines))
     events: list[dict] = []
     host.listeners.append(events.append)
     server = await start_sip(host, s, ring_s=ring_s)
@@ -100,23 +100,23 @@ def ended(events: list[dict]) -> list[dict]:
 
 # ----- the scenarios -----------------------------------------------------------------------------
 
-async def test_options_is_answered(engines, settings, tmp_path):
-    async with gateway(engines, settings, tmp_path, 15060) as (host, server, events):
+async def test_options_is_answered(fakes, settings, tmp_path):
+    async with gateway(fakes, settings, tmp_path, 15060) as (host, server, events):
         await run_sipp(SCENARIOS / "options.xml", 15060, 15080, 22600, tmp_path, timeout_s=10,
                        gateway=(host, server, events))
     assert host.stats.calls_started == 0
 
 
-async def test_cancel_while_ringing_gets_487_and_opens_no_call(engines, settings, tmp_path):
-    async with gateway(engines, settings, tmp_path, 15061, ring_s=3.0) as (host, server, events):
+async def test_cancel_while_ringing_gets_487_and_opens_no_call(fakes, settings, tmp_path):
+    async with gateway(fakes, settings, tmp_path, 15061, ring_s=3.0) as (host, server, events):
         await run_sipp(SCENARIOS / "cancel.xml", 15061, 15081, 22610, tmp_path, timeout_s=10,
                        gateway=(host, server, events))
         assert server.calls == {}
     assert host.stats.calls_started == 0 and events == []
 
 
-async def test_keypad_zero_is_handed_over_by_refer_then_the_bot_hangs_up(engines, settings, tmp_path):
-    async with gateway(engines, settings, tmp_path, 15062) as (host, server, events):
+async def test_keypad_zero_is_handed_over_by_refer_then_the_bot_hangs_up(fakes, settings, tmp_path):
+    async with gateway(fakes, settings, tmp_path, 15062) as (host, server, events):
         await run_sipp(SCENARIOS / "keypad0_refer.xml", 15062, 15082, 22620, tmp_path, timeout_s=60,
                        gateway=(host, server, events))
         await wait_until(lambda: ended(events), what="the call's end")
@@ -126,8 +126,8 @@ async def test_keypad_zero_is_handed_over_by_refer_then_the_bot_hangs_up(engines
     assert ended(events)[0]["outcome"] == "transferred"
 
 
-async def test_a_refused_refer_is_explained_and_the_bot_hangs_up(engines, settings, tmp_path):
-    async with gateway(engines, settings, tmp_path, 15063) as (host, server, events):
+async def test_a_refused_refer_is_explained_and_the_bot_hangs_up(fakes, settings, tmp_path):
+    async with gateway(fakes, settings, tmp_path, 15063) as (host, server, events):
         await run_sipp(SCENARIOS / "refer_refused.xml", 15063, 15083, 22630, tmp_path, timeout_s=90,
                        gateway=(host, server, events))
         await wait_until(lambda: ended(events), what="the call's end")
@@ -138,8 +138,8 @@ async def test_a_refused_refer_is_explained_and_the_bot_hangs_up(engines, settin
     assert of(events, "hangup")[-1]["by"] == "bot"
 
 
-async def test_ten_simultaneous_callers_press_zero_and_all_are_referred(engines, settings, tmp_path):
-    async with gateway(engines, settings, tmp_path, 15064) as (host, server, events):
+async def test_ten_simultaneous_callers_press_zero_and_all_are_referred(fakes, settings, tmp_path):
+    async with gateway(fakes, settings, tmp_path, 15064) as (host, server, events):
         await run_sipp(SCENARIOS / "keypad0_refer.xml", 15064, 15084, 22640, tmp_path, calls=10, timeout_s=90,
                        gateway=(host, server, events))
         await wait_until(lambda: len(ended(events)) == 10, what="ten calls ended")
@@ -181,7 +181,6 @@ class RtpSink(asyncio.DatagramProtocol):
 async def test_a_spoken_question_over_rtp_is_heard_and_answered_aloud(engines, settings, tmp_path):
     from bot.call.virtual_clock import caller_audio
     from tests.call.conftest import speech
-    from tests.call.test_call_flow import ANSWER
 
     voice = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)  # read from ../shared, never copied
     pause = np.zeros(8000, np.int16)

@@ -212,7 +212,7 @@ async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(engi
     """Also when branch 5's phone rings longer than the bot's first wait for the transfer (8 s):
     a provisional NOTIFY keeps the bot waiting, so it never tells a caller who is being put
     through to call again."""
-    from tests.call.test_call_flow import KeywordBrain
+    from tests.fakes import KeywordBrain
 
     loop = asyncio.get_running_loop()
     s = settings.replace(sip={"host": "127.0.0.1", "port": BOT_SIP, "rtp_port_min": BOT_RTP_MIN,

@@ -21,8 +21,8 @@ import pytest
 
 from bot.audio.files import read_audio
 from tests.call.conftest import speech
-from tests.call.test_call_flow import ANSWER
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = [needs_speech, pytest.mark.skipif(CHROMIUM is None, reason=(

@@ -18,8 +18,8 @@ from bot.gateway.host import CallHost
 from bot.transports.web import start_web
 from bot.transports.web.server import MAX_MESSAGE_BYTES
 from tests.call.conftest import KB, speech
-from tests.call.test_call_flow import ANSWER, KeywordBrain
 from tests.conftest import needs_speech
+from tests.fakes import ANSWER, KeywordBrain, recogniser_factory
 from tests.transports.web.conftest import free_port
 
 pytestmark = needs_speech
@@ -130,8 +130,9 @@ async def test_a_real_recording_is_answered_and_keypad_zero_hands_over_to_branch
     assert gateway.host.calls == {}
 
 
-async def test_hostile_messages_busy_gateway_and_cross_origin_do_not_hurt_the_server(gateway, engines, settings,
+async def test_hostile_messages_busy_gateway_and_cross_origin_do_not_hurt_the_server(fake_gateway, fakes, settings,
                                                                                      tmp_path):
+    gateway = fake_gateway  # nothing here is recognised: stand-in engines (tests/fakes.py)
     async with aiohttp.ClientSession() as http:
         # The page itself: Vietnamese, self-contained (no CDN), security headers.
         async with http.get(gateway.server.address + "/") as r:
@@ -200,7 +201,7 @@ async def test_hostile_messages_busy_gateway_and_cross_origin_do_not_hurt_the_se
     # A full gateway refuses politely and closes.
     s = settings.replace(gateway={"max_calls": 0}, web={"port": free_port()},
                          privacy={"records_dir": str(tmp_path / "records")})
-    full = CallHost(s, engines, KeywordBrain(), call_config(s))
+    full = CallHost(s, fakes, KeywordBrain(), call_config(s), asr_factory=recogniser_factory(fakes))
     server = await start_web(full, s)
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(server.address + "/ws") as ws:
