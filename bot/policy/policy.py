@@ -32,6 +32,7 @@ PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 
 KEYPAD_BRANCHES = frozenset("123456")
 DANGER_REASON = "danger:"
+CHECK_REASON = "danger_check:"  # the brain suspects danger and asks the caller first
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class _State:
     last_said: Say | None = None  # what '9' repeats
     danger: DangerKind | None = None  # the danger being handed over, until its transfer fails
     danger_seen: str | None = None
+    asked_danger: str | None = None  # the kind the brain asked about (`danger_check:<kind>`), until the caller answers
     next_id: int = 0
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
@@ -179,6 +181,7 @@ class CallPolicy:
         text = normalise_utterance(e.text)
         if text:
             s.turns += 1
+            s.asked_danger = None  # answered: the brain decides what the answer means
             s.heard.append(text)
             del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
             found = self._matcher.find(text) if self._matcher else None
@@ -221,6 +224,8 @@ class CallPolicy:
                 return [self._end_now(Hangup("goodbye"), e.t)]
             return [self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))]
         # answer | dialog (and anything unknown, which is safest treated as talk)
+        if (d.reason or "").startswith(CHECK_REASON):
+            s.asked_danger = d.reason.removeprefix(CHECK_REASON)
         if d.action == "answer" and d.faq_id:
             s.answers.append(d.faq_id)
         if not reply:
@@ -346,6 +351,12 @@ class CallPolicy:
 
     def _no_input(self, t: float) -> list[Action]:
         s = self._s
+        if s.asked_danger is not None:
+            # Asked whether they are in danger, the caller says nothing: someone who cannot speak
+            # freely may be exactly who was asked. A person takes the call rather than a reprompt.
+            kind = self._kind_of(s.asked_danger, self._prompt("human_transfer", 1), 1)
+            s.asked_danger = None
+            return self._danger_transfer(kind, kind.message, t)
         s.silences += 1
         if s.silences > self.config.max_reprompts:
             return [self._say(t, self._prompt("no_input_goodbye"), interruptible=False,

@@ -140,3 +140,42 @@ def test_without_a_net_the_brain_still_routes_danger(kb):
     call.finish()
     say = only(call.send(TransferFailed(call.t + 1, "busy")), Say)
     assert "một một bốn" in say.text  # the brain's own message, repeated
+
+
+def asked(call: Call, kb, kind: str = "suicide") -> None:
+    """The brain suspects danger and asks (its reply is danger.yml's check_question)."""
+    call.listening()
+    call.say("tôi buồn quá chẳng biết làm gì nữa")
+    actions = call.brain("dialog", kb.danger.check_question, reason=f"danger_check:{kind}")
+    assert only(actions, Say).text == kb.danger.check_question
+    call.finish(after=7.0)
+
+
+def test_silence_after_the_danger_question_puts_the_caller_through(call: Call, kb):
+    asked(call, kb)
+    actions = call.wait(PolicyConfig().no_input_timeout_s + 0.5)
+    say = only(actions, Say)
+    declared = kb.danger.kind("suicide")
+    assert say.text == declared.message and say.interruptible is False
+    assert call.finish(after=6.0) == [Transfer(declared.branch(5), "danger:suicide", ["tôi buồn quá chẳng biết làm gì nữa"])]
+
+
+def test_an_answer_to_the_danger_question_goes_to_the_brain_and_later_silence_only_reprompts(call: Call, kb):
+    asked(call, kb)
+    assert call.say("không") == [AskBrain("không")]
+    call.brain("transfer", "", branch=3, reason="intent:symptoms_advice")  # what "không" carried on with
+    assert call.policy.summary().danger is None
+    fresh = Call(CallPolicy(kb.prompt, PolicyConfig(), danger=kb.danger))
+    asked(fresh, kb)
+    fresh.say("không")
+    fresh.brain("dialog", "Dạ, anh chị cần hỏi gì ạ?", reason="danger_check_declined")
+    fresh.finish()
+    say = only(fresh.wait(PolicyConfig().no_input_timeout_s + 0.5), Say)
+    assert say.prompt == "empty_input"  # an ordinary reprompt, not a transfer
+
+
+def test_a_danger_kind_this_gateway_does_not_know_still_puts_a_silent_caller_through(call: Call, kb):
+    asked(call, kb, kind="flood")
+    say = only(call.wait(PolicyConfig().no_input_timeout_s + 0.5), Say)
+    assert say.text == kb.prompt("human_transfer", 1) and say.interruptible is False
+    assert call.finish(after=4.0)[0].branch == 1
