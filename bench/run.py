@@ -68,7 +68,7 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "danger", "calls", "asr", "sip")
+SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -90,6 +90,11 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = asyncio.run(sip.run(settings))
         return result, sip.section(result)
+    if name == "voice":
+        from bench import voice
+
+        result = voice.run(settings)
+        return result, voice.section(result)
     from bench import asr
 
     result = asr.run()

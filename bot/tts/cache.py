@@ -142,6 +142,24 @@ class PromptCache:
             pieces.append(self._load(seg))
         return self._join(pieces)
 
+    async def preview(self, text: str, engine: TtsEngine) -> np.ndarray:
+        """What `audio` would play for `text`, without storing anything: pieces not in the cache
+        are synthesised and converted exactly as `put` would, then dropped (`bot prompts --check`
+        measures what callers hear but must not fill the cache)."""
+        self._check(engine)
+        pieces = []
+        for seg in self.plan(text):
+            if seg.cached:
+                try:
+                    pieces.append(self._load(seg))
+                    continue
+                except AudioFileError:
+                    if seg.recording is not None:
+                        raise
+            pcm = await engine.synth(seg.text)
+            pieces.append(resample(pcm, engine.sample_rate, self.sample_rate))
+        return self._join(pieces)
+
     # ── rendering ahead of time ────────────────────────────────────────────────────────────
     async def render_all(self, texts: Iterable[str], engine: TtsEngine, progress: Progress | None = None,
                          jobs: int = 4) -> RenderStats:

@@ -20,7 +20,7 @@ class EspeakEngine(TtsEngine):
     capabilities = TtsCapabilities(streaming=False)
 
     def __init__(self, voice: str = DEFAULT_VOICE, speed: int = DEFAULT_SPEED, pitch: int | None = None,
-                 binary: str = "espeak-ng", timeout_s: float = 10.0) -> None:
+                 gap: int = 0, binary: str = "espeak-ng", timeout_s: float = 10.0) -> None:
         path = shutil.which(binary)
         if path is None:
             raise TtsUnavailable(f"'{binary}' not found; install it with `make install-system` "
@@ -29,18 +29,23 @@ class EspeakEngine(TtsEngine):
         self.voice = voice
         self.speed = int(speed)
         self.pitch = pitch
+        self.gap = int(gap)  # extra pause between words, in 10 ms units (espeak-ng -g)
         self.timeout_s = timeout_s
         self.sample_rate = 22050  # what espeak-ng produces; checked on every result
 
     @property
     def voice_key(self) -> str:
-        return f"espeak-ng:{self.voice}:s{self.speed}:p{self.pitch if self.pitch is not None else '-'}"
+        key = f"espeak-ng:{self.voice}:s{self.speed}:p{self.pitch if self.pitch is not None else '-'}"
+        # No gap keeps the old key, so caches rendered before the option existed stay valid.
+        return key + (f":g{self.gap}" if self.gap else "")
 
     def _argv(self) -> list[str]:
         # Text goes through stdin (-b 1: it is UTF-8), so it can never be taken for an option.
         argv = [self._binary, "-v", self.voice, "-s", str(self.speed), "-b", "1", "--stdout"]
         if self.pitch is not None:
             argv += ["-p", str(self.pitch)]
+        if self.gap:
+            argv += ["-g", str(self.gap)]
         return argv
 
     async def synth(self, text: str) -> np.ndarray:

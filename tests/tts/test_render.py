@@ -14,7 +14,8 @@ from tests.tts.conftest import FakeEngine
 def test_spoken_texts_cover_answers_responses_every_branch_of_each_prompt_and_the_danger_messages(kb):
     texts = spoken_texts(kb)
     assert len(texts) == len(kb.faqs) + len(kb.intents) + sum(
-        6 if "{branch" in raw else 1 for raw in kb.prompts.values()) + 2 * len(kb.danger.kinds)
+        6 if "{branch" in raw else 1 for raw in kb.prompts.values()) + 2 * len(kb.danger.kinds) + 1
+    assert texts["danger_check"] == kb.danger.check_question  # the +1: asked when danger is only suspected
     fire = kb.danger.kind("fire")
     assert texts["danger_fire"] == fire.message and texts["danger_fire_failed"] == fire.transfer_failed
     assert texts["keypad_transfer.3"] == kb.prompt("keypad_transfer", 3)

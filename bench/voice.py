@@ -1,0 +1,117 @@
+"""Voice benchmark: how well a caller would follow every sentence the bot can say.
+
+Each sentence (bot/tts/texts.py: FAQ answers, intent responses, prompts per branch, the safety
+net's messages) is played as a call would play it, through an 8 kHz G.711 µ-law line, and read
+back by the default recogniser; the character error rate against the text is the score
+(bot/tts/roundtrip.py). Reported by source (editors' recordings, as callers hear the line
+today) and by synthetic voice (every sentence synthesised by each candidate), with the
+greeting's length in seconds.
+
+`run(settings)` returns a JSON-able dict; `section(result)` renders it for docs/benchmarks.md.
+`python -m bench.voice` runs it alone and prints the section.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.voice_measure import Voice, measure, summary
+
+# Candidates compared on every sentence. The first is today's default before issue 9 (espeak-ng
+# vi+f2 at 140); the others are the best of each engine found on a third of the sentences
+# (docs/voice.md: how they were chosen).
+CANDIDATES: tuple[Voice, ...] = (
+    Voice("espeak-ng vi+f2, speed 140 (the old default)", "espeak", {"voice": "vi+f2", "speed": 140}),
+    Voice("espeak-ng vi+f2, speed 120", "espeak", {"voice": "vi+f2", "speed": 120}),
+    Voice("Kokoro-82M jf_alpha, sea-g2p phonemes, tone contours", "kokoro", {"voice": "jf_alpha", "tones": "contours"}),
+)
+
+
+def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES) -> dict[str, Any]:
+    from bot.content.load import load_knowledge_base
+    from bot.tts.coverage import kinds
+    from bot.tts.recordings import RecordedPrompts
+    from bot.tts.texts import spoken_texts
+
+    kb, _ = load_knowledge_base(settings.path(settings.content.dir))
+    if kb is None:
+        raise SystemExit("data/faq/ has errors: run `bot validate`")
+    texts = spoken_texts(kb)
+    kind = kinds(kb)
+    items = list(texts.items())
+    asr = settings.voice.asr_engine
+    default = Voice(f"{settings.voice.tts_engine} (default settings)", settings.voice.tts_engine, {})
+    result: dict[str, Any] = {"n": len(items), "asr": asr, "default_engine": settings.voice.tts_engine,
+                              "voices": [], "greeting": {}}
+    for voice in candidates:
+        print(f"   {voice.label}: {len(items)} sentences", file=sys.stderr, flush=True)
+        rows = measure(voice, items, asr)
+        result["voices"].append(_voice_result(voice, rows, kind))
+        greeting = next(r for r in rows if r["id"] == "greeting")
+        result["greeting"][voice.label] = round(greeting["seconds"], 1)
+
+    recordings_dir = settings.path(settings.voice.recordings_dir)
+    recorded = len(RecordedPrompts(recordings_dir))
+    result["recordings"] = {"dir": str(settings.voice.recordings_dir), "usable": recorded}
+    if recorded:
+        # The line as callers hear it today: recordings where current, the default voice elsewhere.
+        rows = measure(default, items, asr, recordings_dir=recordings_dir)
+        result["as_heard"] = {src: summary([r for r in rows if r["source"] == src]) for src in ("recording", "synthetic")
+                              if any(r["source"] == src for r in rows)}
+        result["greeting"]["as heard (default voice + recordings)"] = round(
+            next(r for r in rows if r["id"] == "greeting")["seconds"], 1)
+    return result
+
+
+def _voice_result(voice: Voice, rows: list[dict[str, Any]], kind: dict[str, str]) -> dict[str, Any]:
+    by_kind = {}
+    for k in sorted(set(kind.values())):
+        cers = [r["cer"] for r in rows if kind[r["id"]] == k]
+        by_kind[k] = {"n": len(cers), "mean_cer": round(statistics.fmean(cers), 4)}
+    return {"label": voice.label, "engine": voice.engine, "options": voice.options, **summary(rows),
+            "by_kind": by_kind, "rows": [{k: r[k] for k in ("id", "cer", "seconds", "heard")} for r in rows]}
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+def section(r: dict[str, Any]) -> str:
+    kinds = sorted({k for v in r["voices"] for k in v["by_kind"]})
+    lines = ["## Voice (what a caller can follow: the recogniser's round trip)", "",
+             f"Every sentence the bot can say ({r['n']}: FAQ answers, intent responses, prompts per branch, the",
+             "safety net's messages), played as a call plays it (sentence by sentence from the prompt cache,",
+             f"8 kHz G.711 µ-law) and read back by `{r['asr']}`: the character error rate (CER, 0..1, capped at 1",
+             "per sentence) against the text. Natural read speech scores about 5 % on the same recogniser",
+             "(see ASR below). Synthesis time: per second of speech, one worker process per core.", "",
+             "| synthetic voice | mean CER | median | " + " | ".join(f"{k} (n)" for k in kinds)
+             + " | worst sentences | greeting | synthesis s per s of speech |",
+             "|---|---|---|" + "---|" * len(kinds) + "---|---|---|"]
+    for v in r["voices"]:
+        worst = ", ".join(f"{w['id']} {w['cer']:.0%}" for w in v["worst"][:3])
+        lines.append(f"| {v['label']} | {_pct(v['mean_cer'])} | {_pct(v['median_cer'])} | "
+                     + " | ".join(f"{_pct(v['by_kind'][k]['mean_cer'])} ({v['by_kind'][k]['n']})" for k in kinds)
+                     + f" | {worst} | {r['greeting'].get(v['label'], '–')} s | {v['synth_rtf']} |")
+    rec = r["recordings"]
+    lines += ["", f"Default engine (settings.yml `voice.tts_engine`): `{r['default_engine']}`."]
+    if "as_heard" in r:
+        lines += ["", "As callers hear the line today (editors' recordings where current, the default voice elsewhere):", "",
+                  "| source | sentences | mean CER | median | worst |", "|---|---|---|---|---|"]
+        for src, s in r["as_heard"].items():
+            worst = ", ".join(f"{w['id']} {w['cer']:.0%}" for w in s["worst"][:3])
+            lines.append(f"| {src} | {s['n']} | {_pct(s['mean_cer'])} | {_pct(s['median_cer'])} | {worst} |")
+    else:
+        lines += ["", f"Editors' recordings: none usable in `{rec['dir']}` yet, so every sentence is synthetic."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from bot.config import load_settings
+
+    res = run(load_settings())
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(section(res))
