@@ -6,6 +6,7 @@ Standard library + PyYAML only, because the Rasa environment (actions) loads it 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -14,6 +15,12 @@ from typing import Any, Mapping
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkout_id(root: Path = ROOT) -> str:
+    """Which checkout a running brain belongs to (its health route says it): two checkouts on
+    one machine must never swap models into, or talk to, each other's Rasa."""
+    return hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
 
 
 class ConfigError(ValueError):

@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.server import rasa_speedups
+from bot.config import checkout_id
 
 TOKEN_ENV = "BRANCH7_BRAIN_TOKEN"
 ENDPOINTS_ENV = "BRANCH7_ENDPOINTS"
@@ -82,7 +83,8 @@ class BrainInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             loaded = request.app.ctx.agent is not None and request.app.ctx.agent.is_ready()
             return response.json({"status": "ok" if loaded else "loading",
-                                  "model": getattr(request.app.ctx.agent, "model_id", None)})
+                                  "model": getattr(request.app.ctx.agent, "model_id", None),
+                                  "checkout": checkout_id()})
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -17,7 +17,7 @@ from typing import AsyncIterator
 
 import aiohttp
 
-from bot.config import Settings
+from bot.config import Settings, checkout_id
 
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -106,6 +106,11 @@ async def brain_health(url: str, timeout_s: float = 1.0) -> dict | None:
         return None
 
 
+def is_own(health: dict, settings: Settings) -> bool:
+    """Whether a brain's health answer comes from this checkout's code (see checkout_id)."""
+    return health.get("checkout") == checkout_id(settings.root)
+
+
 def token_file(settings: Settings) -> Path:
     return settings.path(f"var/run/brain-{settings.rasa.port}.token")
 
@@ -113,7 +118,11 @@ def token_file(settings: Settings) -> Path:
 async def start_brain(settings: Settings) -> RunningBrain:
     """Start both servers (or reuse ones already answering) and wait until a model is loaded."""
     url = settings.rasa.url
-    if await brain_health(url):
+    health = await brain_health(url)
+    if health:
+        if not is_own(health, settings):
+            raise BrainStartError(f"{url} is a brain started from another checkout; stop it, or give this "
+                                  "one its own rasa.port (settings.yml)")
         tf = token_file(settings)
         token = settings.rasa.auth_token or (tf.read_text().strip() if tf.exists() else "")
         return RunningBrain(url, token, [], owned=False)

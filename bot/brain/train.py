@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bot.brain.servers import brain_health, latest_model, rasa_bin, rasa_env, token_file
+from bot.brain.servers import brain_health, is_own, latest_model, rasa_bin, rasa_env, token_file
 from bot.config import Settings
 from bot.content.build import write_rasa_files
 from bot.content.load import load_knowledge_base
 from bot.content.model import Problem
+
+log = logging.getLogger(__name__)
 
 KEEP_MODELS = 3
 
@@ -67,8 +70,13 @@ async def run_rasa_train(settings: Settings, out_dir: Path, log_path: Path,
 
 
 async def reload_running_server(settings: Settings, model: Path) -> bool:
-    """Ask a running Rasa server to swap to `model`. False if no server is running."""
-    if not await brain_health(settings.rasa.url):
+    """Ask this checkout's running Rasa server to swap to `model`. False if none is running; a
+    brain of another checkout on the same port is left alone (its model is not ours to change)."""
+    health = await brain_health(settings.rasa.url)
+    if not health:
+        return False
+    if not is_own(health, settings):
+        log.warning("%s is a brain of another checkout; not swapping this model into it", settings.rasa.url)
         return False
     tf = token_file(settings)
     token = settings.rasa.auth_token or (tf.read_text().strip() if tf.exists() else "")

@@ -56,6 +56,24 @@ async def test_model_swap_keeps_conversations(live_brain, brain, conversation):
     assert (again.reason, again.faq_id) == ("repeat", answer.faq_id)
 
 
+async def test_another_checkouts_brain_on_the_port_is_left_alone(live_brain, brain, conversation, tmp_path):
+    """Two checkouts on one machine: `bot train` in the other one must not swap its model into
+    this brain (it once got 401 and failed), and must not talk to it as if it were its own."""
+    import dataclasses
+
+    from bot.brain.servers import BrainStartError, brain_health, start_brain
+
+    settings, _ = live_brain
+    other = dataclasses.replace(settings, root=tmp_path)  # same port, another checkout's root
+    before = await brain_health(settings.rasa.url)
+    assert before["checkout"] and before["status"] == "ok"
+    assert await reload_running_server(other, latest_model(settings)) is False
+    with pytest.raises(BrainStartError, match="another checkout"):
+        await start_brain(other)
+    assert (await brain_health(settings.rasa.url))["model"] == before["model"]
+    assert (await brain.turn(conversation, "hộ nghèo được hỗ trợ bao nhiêu tiền")).action == "answer"
+
+
 async def test_calls_are_answered_during_a_swap(live_brain):
     settings, running = live_brain
     from bot.content.load import load_knowledge_base
