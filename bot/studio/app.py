@@ -45,8 +45,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 FILES = {"studio.js": "text/javascript; charset=utf-8", "studio.css": "text/css; charset=utf-8"}
 SESSION_COOKIE, LOGIN_COOKIE = "studio_session", "studio_login"
 PREFIX = "/studio"
+LOGIN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SENTENCE_ID = re.compile(r"^[A-Za-z0-9_.]{1,100}$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SESSION: web.RequestKey[auth.Session | None] = web.RequestKey("studio_session", object)  # type: ignore[arg-type]
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -89,6 +91,8 @@ class Studio:
         r.add_get("/login", self._login_form, name="public-login")
         r.add_post("/login", self._login, name="public-login-post")
         r.add_post("/logout", self._logout)
+        # The style sheet is public (the login form uses it; it holds nothing): everything else is not.
+        r.add_get("/static/studio.css", self._static, name="public-css")
         r.add_get("/static/{name}", self._static)
         r.add_get("/api/session", self._session)
         r.add_get("/api/sentences", self._sentences)
@@ -135,7 +139,7 @@ class Studio:
                 raise _json_error(401, "login", "Cần đăng nhập.")
             if request.method not in SAFE_METHODS and not _same(request.headers.get("X-CSRF-Token"), session.csrf):
                 raise _json_error(403, "csrf", "Thiếu mã bảo vệ (CSRF): tải lại trang rồi thử lại.")
-        request["session"] = session
+        request[SESSION] = session
         response = await handler(request)
         response.headers.update(HEADERS)
         return response
@@ -157,7 +161,7 @@ class Studio:
 
     # ----- login ----------------------------------------------------------------------------------
     async def _login_form(self, request: web.Request) -> web.Response:
-        if request["session"] is not None:
+        if request[SESSION] is not None:
             raise web.HTTPSeeOther(f"{PREFIX}/", headers=HEADERS)
         return self._login_page(request, "")
 
@@ -168,7 +172,11 @@ class Studio:
             configured, message = False, html.escape(str(exc))
         if not configured:
             message, status = message or NOT_CONFIGURED, 503
-        token = secrets.token_urlsafe(24)
+        # One token per browser while its cookie lasts: a second tab or a reload does not
+        # invalidate a form already on screen.
+        token = request.cookies.get(LOGIN_COOKIE) or ""
+        if not LOGIN_TOKEN.match(token):
+            token = secrets.token_urlsafe(24)
         page = (STATIC / "login.html").read_text(encoding="utf-8")
         page = page.replace("{{csrf}}", token).replace("{{message}}", message)
         page = page.replace("{{hidden}}", "" if message else "hidden")
@@ -205,7 +213,7 @@ class Studio:
 
     async def _logout(self, request: web.Request) -> web.Response:
         self.sessions.close(request.cookies.get(SESSION_COOKIE))
-        self.store.audit(request["session"].user, "logout")
+        self.store.audit(_user(request), "logout")
         response = web.json_response({"ok": True})
         response.del_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -215,13 +223,14 @@ class Studio:
         return web.Response(body=(STATIC / "index.html").read_bytes(), content_type="text/html", charset="utf-8")
 
     async def _static(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = request.match_info.get("name", "studio.css")
         if name not in FILES:
             raise web.HTTPNotFound()
         return web.Response(body=(STATIC / name).read_bytes(), headers={"Content-Type": FILES[name]})
 
     async def _session(self, request: web.Request) -> web.Response:
-        session = request["session"]
+        session = request[SESSION]
+        assert session is not None  # behind the guard
         return web.json_response({"user": session.user, "csrf": session.csrf,
                                   "max_upload_bytes": self.max_upload, "loudness_lufs": self.target_lufs})
 
@@ -279,7 +288,7 @@ class Studio:
     async def _upload(self, request: web.Request) -> web.Response:
         sentence = await self._sentence(request)
         data = await self._body(request)
-        user = request["session"].user
+        user = _user(request)
         async with self._one_take:
             try:
                 processed = await asyncio.to_thread(process, data, self.target_lufs)
@@ -328,7 +337,7 @@ class Studio:
         except ValueError:
             body = {}
         override = isinstance(body, dict) and body.get("override") is True
-        user = request["session"].user
+        user = _user(request)
         try:
             current = await asyncio.to_thread(self.content.current)
             meta = await asyncio.to_thread(self.store.accept, request.match_info["take"], user, override, current)
@@ -339,10 +348,16 @@ class Studio:
     async def _restore(self, request: web.Request) -> web.Response:
         sentence = await self._sentence(request)
         try:
-            meta = await asyncio.to_thread(self.store.restore, sentence.id, request["session"].user)
+            meta = await asyncio.to_thread(self.store.restore, sentence.id, _user(request))
         except StudioError as exc:
             raise _json_error(exc.status, exc.code, str(exc)) from None
         return web.json_response({"ok": True, "recording": meta})
+
+
+def _user(request: web.Request) -> str:
+    session = request[SESSION]
+    assert session is not None  # only routes behind the guard ask, and the guard checked
+    return session.user
 
 
 def _same(given: str | None, expected: str | None) -> bool:

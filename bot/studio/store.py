@@ -56,12 +56,14 @@ def sentences(kb: KnowledgeBase) -> list[Sentence]:
                 for f in kb.faqs if f.category == category and f.id in texts]
     out += [Sentence(i.id, "intent", "intents", "Đáp lại theo ý định (chào, cảm ơn, chuyển máy…)", texts[i.id])
             for i in kb.intents if i.id in texts]
+    per_branch: list[Sentence] = []  # prompts that name a branch: one sentence per branch, a group of their own
     for name, raw in kb.prompts.items():
         if any(p in raw for p in PLACEHOLDERS):
-            out += [Sentence(f"{name}.{b}", "transfer", "transfers", "Thông báo chuyển máy (theo nhánh)",
-                             texts[f"{name}.{b}"]) for b in sorted(kb.branches) if f"{name}.{b}" in texts]
+            per_branch += [Sentence(f"{name}.{b}", "transfer", "transfers", "Thông báo chuyển máy (theo nhánh)",
+                                    texts[f"{name}.{b}"]) for b in sorted(kb.branches) if f"{name}.{b}" in texts]
         elif name in texts:
             out.append(Sentence(name, "prompt", "prompts", "Câu nói cố định (chào, hỏi lại, nhắc…)", texts[name]))
+    out += per_branch
     for kind in (kb.danger.kinds if kb.danger else ()):
         for rid in (f"danger_{kind.id}", f"danger_{kind.id}_failed"):
             if rid in texts:
