@@ -95,7 +95,7 @@ async def concurrency(settings: Settings, engines, client, files: list[Path], si
         lateness = list(host.stats.lateness_ms)
         late = sum(x > 0 for x in lateness)
         late_20 = sum(x > FRAME_MS for x in lateness)
-        replies = [x for s in summaries for x in s["latency_ms"]]
+        replies = [x for s in summaries for x in s.latency_ms]
         rows.append({"calls": n, "gap_s": gap_s, "late_frames": late, "frames": len(lateness),
                      "late_share": round(late / max(1, len(lateness)), 4),
                      "late_20ms_share": round(late_20 / max(1, len(lateness)), 5),

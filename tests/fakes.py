@@ -3,8 +3,8 @@
 - `KeywordBrain`: answers one FAQ entry (`ANSWER`) to anything it hears; counts what it was asked.
 - `FakeAsr`: a recogniser (`AsrEngine`) that "hears" scripted transcripts, one per turn.
 - `FakeVad`: speech wherever the frame is loud (no model).
-- `FakeVoice`: a voice (`TtsEngine`) that speaks a tone of a plausible length (~70 ms a letter,
-  silence for spaces), so prompts take as long as a real voice's and nothing is synthesised.
+- `FakeVoice`: a voice (`TtsEngine`) that speaks a tone of a plausible length (~70 ms a letter),
+  so prompts take as long as a real voice's and nothing is synthesised.
 - `fake_engines()`: `Engines` made of the three, for tests that only move frames and keys (the
   `fakes` fixture of tests/transports/; `recogniser_factory` for a `CallHost` on them).
 - `CallerLine` / `RecordingPeer`: a caller's phone line and a transport's side of a `LiveCall`,
@@ -105,7 +105,8 @@ class FakeVad(Vad):
 
 
 class FakeVoice(TtsEngine):
-    """A 440 Hz tone, ~70 ms per letter (a space is silence): as long as a real voice's prompt."""
+    """A 440 Hz tone, 70 ms per letter: as long as a real voice's prompt (espeak-ng: ~16 s of
+    greeting, this: ~15.8 s). Empty text is silence (no samples)."""
 
     name = "fake-voice"
     sample_rate = 8000
@@ -120,10 +121,8 @@ class FakeVoice(TtsEngine):
 
     async def synth(self, text: str) -> np.ndarray:
         self.calls.append(text)
-        n = self.sample_rate * self.MS_PER_CHAR // 1000
-        tone = (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / self.sample_rate)).astype(np.int16)
-        silence = np.zeros(n, np.int16)
-        return np.concatenate([silence if c.isspace() else tone for c in text]) if text else np.zeros(0, np.int16)
+        n = len(text) * self.sample_rate * self.MS_PER_CHAR // 1000
+        return (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / self.sample_rate)).astype(np.int16)
 
 
 def fake_engines(prompt_dir: Path, transcripts: Sequence[str] = ()) -> Engines:

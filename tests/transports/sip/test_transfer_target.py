@@ -2,7 +2,7 @@
 the call, and the transferee (this test, playing the PBX's side of the caller) dials the Refer-To
 URI, where a second SIP user agent (sipp as a UAS: branch 5's phone) answers.
 
-    test (PBX/caller)           bot (in-process, real engines)          sipp UAS (branch 5)
+    test (PBX/caller)           bot (in-process, fake engines)          sipp UAS (branch 5)
       INVITE+SDP ----------------> 200, ACK; RTP both ways
       RFC 4733 event "0" ------->  bot_say human_transfer ... REFER
       202 <---------------------- REFER Refer-To: <sip:5@127.0.0.1:15470>
@@ -208,11 +208,11 @@ def sipp_totals(stats: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("ring_ms", [0, 10_000], ids=["answers_at_once", "rings_10_s"])
-async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(engines, settings, tmp_path, ring_ms):
+async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(fakes, settings, tmp_path, ring_ms):
     """Also when branch 5's phone rings longer than the bot's first wait for the transfer (8 s):
     a provisional NOTIFY keeps the bot waiting, so it never tells a caller who is being put
-    through to call again."""
-    from tests.fakes import KeywordBrain
+    through to call again. Only keys and frames move: stand-in engines (tests/fakes.py)."""
+    from tests.fakes import KeywordBrain, recogniser_factory
 
     loop = asyncio.get_running_loop()
     s = settings.replace(sip={"host": "127.0.0.1", "port": BOT_SIP, "rtp_port_min": BOT_RTP_MIN,
@@ -220,7 +220,7 @@ async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(engi
                               "transfer_uri": f"sip:{{branch}}@127.0.0.1:{TARGET_SIP}"},
                          privacy={"records_dir": str(tmp_path / "records")},
                          gateway={"media_timeout_s": 30.0})
-    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    host = CallHost(s, fakes, KeywordBrain(), call_config(s), asr_factory=recogniser_factory(fakes))
     stamped: list[tuple[float, dict]] = []  # every event with the loop time it was emitted at
     host.listeners.append(lambda e: stamped.append((loop.time(), e)))
     trace: list[str] = []
