@@ -24,9 +24,13 @@ from bot.config import Settings
 from bot.content.build import write_rasa_files
 from bot.content.load import load_knowledge_base
 from bot.content.model import KnowledgeBase
+from bot.noise import garbled_copy
 from bot.text import strip_diacritics
 
 BENCH_PORT = 5405
+# Reasons of turns where the bot asks instead of guessing: please rephrase, the safety net's
+# question, an either/or question between two entries.
+ASKING = ("rephrase:", "danger_check:", "clarify:")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,12 @@ def is_right(reply: BrainReply, want: Expected) -> bool:
     return not want.intents or reply.intent in want.intents
 
 
+def is_wrong_answer(reply: BrainReply, want: Expected) -> bool:
+    """An FAQ answer read out that is not the one the caller needed: the costliest mistake (a
+    wrong amount or deadline, said with confidence), worse than a question or a transfer."""
+    return reply.action == "answer" and not (want.action == "answer" and reply.faq_id == want.faq_id)
+
+
 def load_split(path: Path, split: str) -> list[dict[str, str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))[split]
 
@@ -82,29 +92,48 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+VARIANTS = ("diacritics", "no_diacritics", "garbled")
+
+
 async def evaluate(client: BrainClient, items: list[dict[str, str]], kb: KnowledgeBase,
                    human_branch: int) -> dict[str, Any]:
-    """Each utterance as the first turn of a fresh call, with and without diacritics."""
+    """Each utterance as the first turn of a fresh call: as written, without diacritics, and
+    garbled as a phone line and a recogniser garble it (bot/noise.py, a fixed seed)."""
+    garbled = garbled_copy([i["text"] for i in items], seed=17)
     rows = []
-    for item in items:
+    for item, noisy in zip(items, garbled):
         want = expected_outcome(item["label"], kb, human_branch)
-        for variant, text in (("diacritics", item["text"]), ("no_diacritics", strip_diacritics(item["text"]))):
+        for variant, text in zip(VARIANTS, (item["text"], strip_diacritics(item["text"]), noisy)):
             reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
             rows.append({"label": item["label"], "variant": variant, "text": text, "right": is_right(reply, want),
+                         "wrong_answer": is_wrong_answer(reply, want),
+                         "asked": reply.reason.startswith(ASKING) and not is_right(reply, want),
+                         "transferred": reply.action == "transfer" and not is_right(reply, want),
                          "got": {"action": reply.action, "intent": reply.intent, "faq_id": reply.faq_id,
                                  "branch": reply.branch}, "latency_ms": reply.latency_ms})
 
-    def share(selected: list[dict[str, Any]]) -> float:
-        return round(sum(r["right"] for r in selected) / len(selected), 4) if selected else 0.0
+    def share(selected: list[dict[str, Any]], key: str = "right") -> float:
+        return round(sum(r[key] for r in selected) / len(selected), 4) if selected else 0.0
 
-    oos = [r for r in rows if r["label"] == "out_of_scope"]
+    by_variant = {v: [r for r in rows if r["variant"] == v] for v in VARIANTS}
+    written = by_variant["diacritics"] + by_variant["no_diacritics"]
+
+    oos = [r for r in written if r["label"] == "out_of_scope"]
     return {
-        "n": len(rows),
-        "right_action": share(rows),
-        "right_action_diacritics": share([r for r in rows if r["variant"] == "diacritics"]),
-        "right_action_no_diacritics": share([r for r in rows if r["variant"] == "no_diacritics"]),
-        "faq_right": share([r for r in rows if r["label"].startswith("faq/")]),
-        "routing_right": share([r for r in rows if not r["label"].startswith("faq/") and r["label"] != "out_of_scope"]),
+        # As written and without diacritics (the figures reported since the start), then garbled.
+        "n": len(written),
+        "right_action": share(written),
+        "right_action_diacritics": share(by_variant["diacritics"]),
+        "right_action_no_diacritics": share(by_variant["no_diacritics"]),
+        "right_action_garbled": share(by_variant["garbled"]),
+        "wrong_answer": share(written, "wrong_answer"),
+        "wrong_answer_garbled": share(by_variant["garbled"], "wrong_answer"),
+        "asked": share(written, "asked"),
+        "asked_garbled": share(by_variant["garbled"], "asked"),
+        "transferred": share(written, "transferred"),
+        "transferred_garbled": share(by_variant["garbled"], "transferred"),
+        "faq_right": share([r for r in written if r["label"].startswith("faq/")]),
+        "routing_right": share([r for r in written if not r["label"].startswith("faq/") and r["label"] != "out_of_scope"]),
         "out_of_scope_not_answered": round(sum(r["got"]["action"] != "answer" for r in oos) / len(oos), 4) if oos else 0.0,
         "errors": [r for r in rows if not r["right"]],
         "latencies_ms": [r["latency_ms"] for r in rows],

@@ -30,7 +30,8 @@ def brain_section(r: dict) -> str:
         "## Brain (Rasa: n-gram classifier + rules + actions)",
         "",
         f"Model `{r['model']}`. Held-out split `data/eval/heldout.yml` (never trained on); every utterance",
-        "is asked twice, as written and with diacritics removed, each as the first turn of a new call.",
+        "is asked as written and with diacritics removed (n counts both), then garbled as a phone line and",
+        "a recogniser garble it; each as the first turn of a new call.",
         "",
         "| measure | test | dev | target |",
         "|---|---|---|---|",
@@ -40,6 +41,14 @@ def brain_section(r: dict) -> str:
         f"| FAQ questions right | {t['faq_right']:.1%} | {d['faq_right']:.1%} | |",
         f"| dialogue/routing right | {t['routing_right']:.1%} | {d['routing_right']:.1%} | |",
         f"| out-of-scope not answered | {t['out_of_scope_not_answered']:.1%} | {d['out_of_scope_not_answered']:.1%} | ≥ 90 % |",
+        f"| **wrong answer read out** (an FAQ answer, not the one asked for) | {t['wrong_answer']:.1%} | {d['wrong_answer']:.1%} | ≤ 1 % |",
+        f"| wrong, but asked instead (rephrase, safety question, either/or) | {t['asked']:.1%} | {d['asked']:.1%} | |",
+        f"| wrong, but put through to a person instead | {t['transferred']:.1%} | {d['transferred']:.1%} | |",
+        f"| garbled (bot/noise.py: tones, northern merges, finals, a lost syllable): right action | "
+        f"{t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
+        f"| garbled: wrong answer read out / asked / put through | {t['wrong_answer_garbled']:.1%} / "
+        f"{t['asked_garbled']:.1%} / {t['transferred_garbled']:.1%} | {d['wrong_answer_garbled']:.1%} / "
+        f"{d['asked_garbled']:.1%} / {d['transferred_garbled']:.1%} | ≤ 2 % wrong |",
         "",
         "| cost | value |",
         "|---|---|",
