@@ -12,7 +12,6 @@ import uuid
 from collections import deque
 
 import numpy as np
-import pytest
 
 from bot.call.session import call_config
 from bot.call.virtual_clock import caller_audio
