@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System packages the project needs: espeak-ng (default TTS voice), libsndfile1 (soundfile),
 # sox (audio checks in benchmarks), and the real clients the telephony tests drive: sip-tester (sipp),
-# chromium + chromium-driver (the browser page), baresip (a second SIP user agent). Installs only what is missing.
+# chromium + chromium-driver (the browser page), baresip (a second SIP user agent), postgresql (call
+# records on PostgreSQL: its tests start a throwaway cluster with initdb/pg_ctl). Installs only what is missing.
 set -eu
 need=()
-for p in espeak-ng libsndfile1 sox sip-tester chromium chromium-driver baresip; do
+for p in espeak-ng libsndfile1 sox sip-tester chromium chromium-driver baresip postgresql; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && { echo "System packages: all present"; exit 0; }
