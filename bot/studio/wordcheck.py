@@ -1,9 +1,8 @@
 """Does the take say the sentence? The recogniser hears it as a caller would and we compare words.
 
-`heard_on_the_line` is the one place the studio runs the recogniser: the take goes through an
-8 kHz G.711 µ-law line (bot.audio.phone) and the configured ASR engine transcribes it. The voice
-team's round-trip module (bot/tts/roundtrip.py) measures the same thing for every sentence; when
-it lands this function becomes a call to it, and nothing else here changes.
+The take goes through the same round trip as every sentence in `bot prompts --check` and the
+voice benchmark (bot/tts/roundtrip.py: an 8 kHz G.711 µ-law line, then the configured recogniser),
+so the CER the studio shows is the same measure as theirs.
 
 The recogniser itself misreads natural speech (about 5 % of characters on clean read speech,
 more on some voices: measured on ../shared/speech), so "any difference" would flag most good
@@ -25,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.asr.base import AsrEngine
-from bot.asr.metrics import edit_distance, normalise
-from bot.audio.phone import PHONE_RATE, through_phone_line
+from bot.asr.metrics import normalise
+from bot.tts.roundtrip import round_trip, text_cer
 
 MAX_CER = 0.25   # measured: good read takes reach 0.16-0.28 only on a few voices; wrong takes are far above
 RUN = 3          # this many words in a row missing or extra: a clause
@@ -70,7 +69,7 @@ def compare(text: str, heard: str) -> WordCheck:
     ref, hyp = normalise(text), normalise(heard)
     if not ref:
         raise ValueError("the sentence has no words")
-    cer = min(1.0, edit_distance(ref, hyp) / len(ref))
+    cer = text_cer(text, heard)
     want, got = ref.split(), hyp.split()
     differences: list[Difference] = []
     matcher = difflib.SequenceMatcher(a=want, b=got, autojunk=False)
@@ -103,16 +102,14 @@ class PhoneTranscriber:
         self._asr: AsrEngine | None = None
         self._lock = threading.Lock()
 
-    def heard_on_the_line(self, pcm: np.ndarray, rate: int) -> str:
-        """What the recogniser makes of `pcm` after an 8 kHz µ-law phone line (blocking)."""
-        line = through_phone_line(pcm, rate)
+    def check(self, text: str, pcm: np.ndarray, rate: int) -> WordCheck:
+        """Does `pcm` (int16 at `rate`) say `text`, heard over a phone line? (blocking: ~0.3 s per
+        second of audio, plus ~1.5 s to load the recogniser the first time)."""
         with self._lock:
             if self._asr is None:
                 self._asr = self._make()
-            return self._asr.transcribe(line, PHONE_RATE)
-
-    def check(self, text: str, pcm: np.ndarray, rate: int) -> WordCheck:
-        return compare(text, self.heard_on_the_line(pcm, rate))
+            trip = round_trip(pcm, rate, text, self._asr)
+        return compare(text, trip.heard)
 
     def close(self) -> None:
         with self._lock:
