@@ -66,6 +66,8 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                 web = await start_web(host, settings)
                 servers.append(web)
                 lines.append(f"Web page:         {web.address}")
+                if web.studio is not None:
+                    lines.append(f"Voice studio:     {web.address}/studio (logins: bot studio-user add <name>)")
             print("Branch 7 is answering.\n  " + "\n  ".join(lines) + "\nCtrl-C stops.", flush=True)
             if ready is not None:
                 ready.set()
