@@ -25,12 +25,17 @@ from bench.voice_measure import Voice, measure, summary
 # (docs/voice.md: how they were chosen).
 CANDIDATES: tuple[Voice, ...] = (
     Voice("espeak-ng vi+f2, speed 140 (the old default)", "espeak", {"voice": "vi+f2", "speed": 140}),
+    Voice("espeak-ng vi, speed 140", "espeak", {"voice": "vi", "speed": 140}),
     Voice("espeak-ng vi+f2, speed 120", "espeak", {"voice": "vi+f2", "speed": 120}),
-    Voice("Kokoro-82M jf_alpha, sea-g2p phonemes, tone contours", "kokoro", {"voice": "jf_alpha", "tones": "contours"}),
+    Voice("espeak-ng vi+f2, speed 120, word gap 20 ms", "espeak", {"voice": "vi+f2", "speed": 120, "gap": 2}),
+    Voice("Kokoro-82M jf_alpha, sea-g2p phonemes, no tones", "kokoro", {"voice": "jf_alpha", "tones": "none"}),
 )
 
 
-def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES) -> dict[str, Any]:
+def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES,
+        reuse: list[dict[str, Any]] | tuple[()] = ()) -> dict[str, Any]:
+    """`reuse`: earlier measurements ({"engine", "options", "rows"}); a row is taken over when the
+    same voice measured the same id with the same text (a slow voice's hour is not spent twice)."""
     from bot.content.load import load_knowledge_base
     from bot.tts.coverage import kinds
     from bot.tts.recordings import RecordedPrompts
@@ -46,12 +51,24 @@ def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES) -> dict[str, 
     default = Voice(f"{settings.voice.tts_engine} (default settings)", settings.voice.tts_engine, {})
     result: dict[str, Any] = {"n": len(items), "asr": asr, "default_engine": settings.voice.tts_engine,
                               "voices": [], "greeting": {}}
+    baseline: dict[str, float] = {}
     for voice in candidates:
-        print(f"   {voice.label}: {len(items)} sentences", file=sys.stderr, flush=True)
-        rows = measure(voice, items, asr)
-        result["voices"].append(_voice_result(voice, rows, kind))
-        greeting = next(r for r in rows if r["id"] == "greeting")
-        result["greeting"][voice.label] = round(greeting["seconds"], 1)
+        chosen = items[::voice.every]
+        if not any(sid == "greeting" for sid, _ in chosen):
+            chosen.append(("greeting", texts["greeting"]))
+        old = {r["id"]: r for e in reuse if e["engine"] == voice.engine and e["options"] == voice.options
+               for r in e["rows"] if r.get("text") == texts.get(r["id"])}
+        todo = [(sid, text) for sid, text in chosen if sid not in old]
+        print(f"   {voice.label}: {len(todo)} of {len(chosen)} sentences to measure", file=sys.stderr, flush=True)
+        fresh = {r["id"]: r for r in (measure(voice, todo, asr) if todo else [])}
+        rows = [old.get(sid) or fresh[sid] for sid, _ in chosen]
+        entry = _voice_result(voice, rows, kind)
+        if baseline and len(rows) < len(items):
+            entry["old_default_same_sentences"] = round(statistics.fmean(baseline[r["id"]] for r in rows), 4)
+        if not baseline:  # the first candidate is the reference
+            baseline = {r["id"]: r["cer"] for r in rows}
+        result["voices"].append(entry)
+        result["greeting"][voice.label] = round(next(r for r in rows if r["id"] == "greeting")["seconds"], 1)
 
     recordings_dir = settings.path(settings.voice.recordings_dir)
     recorded = len(RecordedPrompts(recordings_dir))
@@ -70,9 +87,14 @@ def _voice_result(voice: Voice, rows: list[dict[str, Any]], kind: dict[str, str]
     by_kind = {}
     for k in sorted(set(kind.values())):
         cers = [r["cer"] for r in rows if kind[r["id"]] == k]
-        by_kind[k] = {"n": len(cers), "mean_cer": round(statistics.fmean(cers), 4)}
+        if cers:
+            by_kind[k] = {"n": len(cers), "mean_cer": round(statistics.fmean(cers), 4)}
     return {"label": voice.label, "engine": voice.engine, "options": voice.options, **summary(rows),
             "by_kind": by_kind, "rows": [{k: r[k] for k in ("id", "cer", "seconds", "heard")} for r in rows]}
+
+
+def _kind_cell(k: dict[str, Any] | None) -> str:
+    return "–" if k is None else f"{_pct(k['mean_cer'])} ({k['n']})"
 
 
 def _pct(x: float | None) -> str:
@@ -87,13 +109,14 @@ def section(r: dict[str, Any]) -> str:
              f"8 kHz G.711 µ-law) and read back by `{r['asr']}`: the character error rate (CER, 0..1, capped at 1",
              "per sentence) against the text. Natural read speech scores about 5 % on the same recogniser",
              "(see ASR below). Synthesis time: per second of speech, one worker process per core.", "",
-             "| synthetic voice | mean CER | median | " + " | ".join(f"{k} (n)" for k in kinds)
+             "| synthetic voice | sentences | mean CER | median | " + " | ".join(f"{k} (n)" for k in kinds)
              + " | worst sentences | greeting | synthesis s per s of speech |",
-             "|---|---|---|" + "---|" * len(kinds) + "---|---|---|"]
+             "|---|---|---|---|" + "---|" * len(kinds) + "---|---|---|"]
     for v in r["voices"]:
         worst = ", ".join(f"{w['id']} {w['cer']:.0%}" for w in v["worst"][:3])
-        lines.append(f"| {v['label']} | {_pct(v['mean_cer'])} | {_pct(v['median_cer'])} | "
-                     + " | ".join(f"{_pct(v['by_kind'][k]['mean_cer'])} ({v['by_kind'][k]['n']})" for k in kinds)
+        n = f"{v['n']}" if v["n"] >= r["n"] else f"{v['n']} (old default on these: {_pct(v.get('old_default_same_sentences'))})"
+        lines.append(f"| {v['label']} | {n} | {_pct(v['mean_cer'])} | {_pct(v['median_cer'])} | "
+                     + " | ".join(_kind_cell(v["by_kind"].get(k)) for k in kinds)
                      + f" | {worst} | {r['greeting'].get(v['label'], '–')} s | {v['synth_rtf']} |")
     rec = r["recordings"]
     lines += ["", f"Default engine (settings.yml `voice.tts_engine`): `{r['default_engine']}`."]
@@ -108,10 +131,32 @@ def section(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """`python -m bench.voice [--reuse FILE.jsonl ...] [--save]`: --save writes bench/results/voice.*
+    as `bench.run` does (then `python -m bench.run --only ""` rewrites docs/benchmarks.md)."""
+    import argparse
+    import datetime as dt
+    import subprocess
+
+    from bench.run import RESULTS, ROOT, machine
     from bot.config import load_settings
 
-    res = run(load_settings())
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(section(res))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reuse", nargs="*", default=[], help="JSON lines of earlier measurements")
+    parser.add_argument("--save", action="store_true")
+    args = parser.parse_args()
+    reuse = [json.loads(line) for path in args.reuse for line in Path(path).read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    res = run(load_settings(), reuse=reuse)
+    text = section(res)
+    if args.save:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, check=False,
+                                text=True).stdout.strip()
+        res["meta"] = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine(), "commit": commit}
+        (RESULTS / "voice.json").write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+        (RESULTS / "voice.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

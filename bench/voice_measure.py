@@ -24,6 +24,7 @@ class Voice:
     label: str                 # how the benchmark names it
     engine: str                # registry name
     options: dict[str, Any]    # constructor options
+    every: int = 1             # measure every n-th sentence (a voice too slow for all of them here)
 
 
 def _init(voice: Voice, asr_name: str, recordings_dir: str | None, scratch: str) -> None:
@@ -55,7 +56,7 @@ def _score(item: tuple[str, str]) -> dict[str, Any]:
     fresh = [seg for seg in plan if not seg.cached]
     synth_audio_s = sum(len(cache.get(seg.text)) for seg in fresh) / cache.sample_rate
     trip = round_trip(audio, cache.sample_rate, text, _state["asr"])
-    return {"id": sid, "cer": trip.cer, "heard": trip.heard, "seconds": trip.seconds, "synth_s": synth_s,
+    return {"id": sid, "text": text, "cer": trip.cer, "heard": trip.heard, "seconds": trip.seconds, "synth_s": synth_s,
             "synth_audio_s": synth_audio_s, "source": "recording" if recorded else "synthetic"}
 
 

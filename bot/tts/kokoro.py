@@ -40,7 +40,9 @@ class KokoroEngine(SentenceVoice):
     capabilities = TtsCapabilities(streaming=False, realtime_cpu=True)
     unsayable = "no Vietnamese phonemes Kokoro knows"
 
-    def __init__(self, voice: str = "jf_alpha", speed: float = 1.0, tones: str = "contours",
+    # No tone marks by default: Kokoro's Mandarin contours on Vietnamese syllables read back much
+    # worse (a round-trip CER of 70 % against 45 % on the same sentences; docs/voice.md).
+    def __init__(self, voice: str = "jf_alpha", speed: float = 1.0, tones: str = "none",
                  sentence_silence_s: float = 0.25, volume: float = 0.9, threads: int | None = 1) -> None:
         try:
             import onnxruntime as ort  # heavy: only when this engine is chosen

@@ -7,7 +7,8 @@ Kokoro knows none of the tone marks (it never heard Vietnamese), so the rules be
 each symbol to the nearest one in its vocabulary. Tones go to the Mandarin tone contours Kokoro
 learned (→ level, ↗ rising, ↓ dipping, ↘ falling), which is the closest thing it can say; the
 `tones` option chooses between that and dropping them, because the recogniser round trip, not
-phonetics, decides which a caller understands better (docs/voice.md).
+phonetics, decides which a caller understands better. Measured: dropping them reads back far
+better (docs/voice.md), so "none" is the engine's default; "contours" stays for comparison.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ _SYLLABLE = re.compile(r"[^\s,.;:!?]+")
 _VOWELS = set("aeiouɯəɛɔɪʊɑɐæɜɤ")
 
 
-def convert(ipa: str, tones: str = "contours") -> str:
+def convert(ipa: str, tones: str = "none") -> str:
     """sea-g2p output → Kokoro phonemes (see the module docstring)."""
     if tones not in TONE_STYLES:
         raise ValueError(f"unknown tone style {tones!r}; known: {', '.join(TONE_STYLES)}")
@@ -64,7 +65,7 @@ def _syllable(syl: str, tones: str) -> str:
 class VietPhonemes:
     """sea-g2p's Vietnamese pipeline (loaded once; its number and date reading is used too)."""
 
-    def __init__(self, tones: str = "contours") -> None:
+    def __init__(self, tones: str = "none") -> None:
         if tones not in TONE_STYLES:
             raise ValueError(f"unknown tone style {tones!r}; known: {', '.join(TONE_STYLES)}")
         from sea_g2p import SEAPipeline  # only when a voice needs it

@@ -36,9 +36,9 @@ def test_each_sentence_is_its_own_id_sequence_and_a_long_one_is_cut_at_pauses(ko
 
 
 def test_the_voice_key_changes_with_everything_that_changes_the_audio(kokoro):
-    other = make_tts("kokoro", voice="jm_kumo", speed=0.9, tones="none")
+    other = make_tts("kokoro", voice="jm_kumo", speed=0.9, tones="contours")
     assert kokoro.voice_key != other.voice_key
-    assert "jm_kumo" in other.voice_key and "tnone" in other.voice_key and "sp0.9" in other.voice_key
+    assert "jm_kumo" in other.voice_key and "tcontours" in other.voice_key and "sp0.9" in other.voice_key
 
 
 def test_an_unknown_voice_is_a_clear_error():

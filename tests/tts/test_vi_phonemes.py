@@ -8,11 +8,11 @@ from bot.tts.vi_phonemes import TONE_STYLES, VietPhonemes, convert
 
 def test_tone_marks_move_to_the_end_of_the_syllable_as_contours():
     # chào (huyền), tổng (hỏi), tự (nặng), bấm (sắc), hãy (ngã), đây (level)
-    assert convert("tʃˈaː2w t̪ˈo4ŋ t̪ˈy6 bˈəɜm hˈa5j ɗˈəɪ") == "ʧˈaːw↘ tˈoŋ↓ tˈɯ↘ʔ bˈəm↗ hˈajʔ↗ dˈəɪ→"
+    assert convert("tʃˈaː2w t̪ˈo4ŋ t̪ˈy6 bˈəɜm hˈa5j ɗˈəɪ", tones="contours") == "ʧˈaːw↘ tˈoŋ↓ tˈɯ↘ʔ bˈəm↗ hˈajʔ↗ dˈəɪ→"
 
 
 def test_without_tones_the_marks_are_dropped_and_level_is_unmarked():
-    assert convert("tʃˈaː2w ɗˈəɪ, bˈəɜm.", tones="none") == "ʧˈaːw dˈəɪ, bˈəm."
+    assert convert("tʃˈaː2w ɗˈəɪ, bˈəɜm.") == "ʧˈaːw dˈəɪ, bˈəm."  # the default
 
 
 def test_symbols_kokoro_lacks_become_its_nearest_ones():
