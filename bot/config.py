@@ -62,6 +62,20 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class RecordsSettings:
+    """Call records in a database (bot/records/, docs/operations.md). What a record may hold is
+    `privacy` (keep_transcripts; caller numbers are always masked)."""
+
+    enabled: bool = True            # false: only the JSON lines in privacy.records_dir
+    url: str = ""                   # empty: SQLite at sqlite_path; e.g. postgresql+psycopg://user:pw@host/db
+    sqlite_path: str = "var/branch7.sqlite3"
+    spool_dir: str = "var/spool"    # records wait here while the database is unreachable
+    retry_s: float = 5.0            # how often a down database is tried again
+    transcript_days: int = 30       # the caller's words are removed after this many days (0: never); counts stay
+    timezone: str = "Asia/Ho_Chi_Minh"  # the day boundaries of `bot report --from/--to`
+
+
+@dataclass(frozen=True)
 class VoiceSettings:
     asr_engine: str = "vietasr"     # vietasr (embedded) | vosk | transformers
     asr_model_dir: str = ""         # for vosk / transformers: a local model directory
@@ -136,6 +150,7 @@ class Settings:
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     sip: SipSettings = field(default_factory=SipSettings)

@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -182,7 +183,8 @@ def line(tmp_path_factory):
     out, err = work / "stdout.txt", work / "stderr.txt"
     logs = [ROOT / f"var/log/rasa-{RASA_PORT}.log", ROOT / f"var/log/actions-{ACTIONS_PORT}.log"]
     marks = {p: (p.stat().st_size if p.exists() else 0) for p in logs}
-    env = {**os.environ, **ENV, "BOT_PRIVACY_RECORDS_DIR": str(work / "records")}
+    env = {**os.environ, **ENV, "BOT_PRIVACY_RECORDS_DIR": str(work / "records"),
+           "BOT_RECORDS_SQLITE_PATH": str(work / "branch7.sqlite3"), "BOT_RECORDS_SPOOL_DIR": str(work / "spool")}
     with open(out, "wb") as o, open(err, "wb") as e:
         proc = subprocess.Popen([str(ROOT / ".venv/bin/bot"), "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=o, stderr=e, start_new_session=True)
@@ -350,6 +352,10 @@ def test_ctrl_c_stops_everything_and_every_call_left_a_masked_record(line):
         for call_id in line.audiosocket_calls:
             assert call_id in {r["call_id"] for r in records}, f"no record for AudioSocket call {call_id}"
         assert len(records) == len(line.callers) + len(line.audiosocket_calls)
+        # The database has each call once (written by the gateway's records thread before it stopped).
+        with sqlite3.connect(line.work / "branch7.sqlite3") as db:
+            ids = [row[0] for row in db.execute("select id from calls")]
+        assert sorted(ids) == sorted(r["call_id"] for r in records)
         if KEYPAD_CALLER in line.callers:
             summary = by_caller[MASKED[KEYPAD_CALLER]]["summary"]
             assert (summary["outcome"], summary["branch"]) == ("transferred", 5), summary

@@ -1,4 +1,6 @@
-"""Call records: one JSON line per finished call, written before anything else is torn down.
+"""Call records: one JSON line per finished call, written before anything else is torn down,
+and the same record handed to the database writer (`bot.records.store.RecordStore`, which
+writes it in its own thread: the call never waits for the database).
 
 Personal data: caller numbers are masked; what the caller said is kept only when
 `privacy.keep_transcripts` is true (otherwise intents, FAQ ids and outcomes only).
@@ -10,9 +12,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.call.events import CallEvent, SummaryEvent, to_json
+
+if TYPE_CHECKING:
+    from bot.records.store import RecordStore
 
 _DIGITS = re.compile(r"\d")
 
@@ -25,25 +30,41 @@ def mask_phone(number: str) -> str:
     return "".join(digits[:3]) + "*" * (len(digits) - 6) + "".join(digits[-3:])
 
 
-class CallRecorder:
-    """Collects one call's events; `close()` appends the record to records_dir/<date>.jsonl."""
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
-    def __init__(self, records_dir: Path, call_id: str, caller: str = "", keep_transcripts: bool = False) -> None:
+
+class CallRecorder:
+    """Collects one call's events; `close()` appends the record to records_dir/<date>.jsonl and
+    submits it to `store` (the database) when one is given."""
+
+    def __init__(self, records_dir: Path, call_id: str, caller: str = "", keep_transcripts: bool = False,
+                 store: RecordStore | None = None, transport: str = "") -> None:
         self.records_dir = records_dir
         self.call_id = call_id
         self.caller = mask_phone(caller) if caller else ""
         self.keep_transcripts = keep_transcripts
+        self.store = store
+        self.transport = transport
+        self.started_at = _utc_now()
         self.events: list[dict[str, Any]] = []
 
     def add(self, event: CallEvent, t: float) -> None:
         """`event` at call time `t` (seconds); the caller's words only if transcripts are kept."""
         self.events.append(to_json(event, t, transcripts=self.keep_transcripts))
 
+    def record(self, summary: SummaryEvent) -> dict[str, Any]:
+        """The call's record: the JSON line's object and what the database stores."""
+        return {"call_id": self.call_id, "caller": self.caller, "started_at": self.started_at,
+                "ended_at": _utc_now(), "transport": self.transport, "transcripts": self.keep_transcripts,
+                "summary": to_json(summary, transcripts=self.keep_transcripts), "events": self.events}
+
     def close(self, summary: SummaryEvent) -> Path:
+        record = self.record(summary)
+        if self.store is not None:
+            self.store.submit(record)  # first: queued at once, never raises, never blocks
         self.records_dir.mkdir(parents=True, exist_ok=True)
         path = self.records_dir / f"{dt.date.today().isoformat()}.jsonl"
-        record = {"call_id": self.call_id, "caller": self.caller,
-                  "summary": to_json(summary, transcripts=self.keep_transcripts), "events": self.events}
         line = json.dumps(record, ensure_ascii=False) + "\n"
         # One write of one line with O_APPEND: concurrent calls never interleave records.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

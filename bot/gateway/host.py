@@ -76,6 +76,12 @@ class RecognitionWorker:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _transport_name(peer: object) -> str:
+    """The transport's name for records ("sip", "audiosocket", "web"): its package in bot/transports/."""
+    parts = type(peer).__module__.split(".")
+    return parts[2] if parts[:2] == ["bot", "transports"] and len(parts) > 2 else "other"
+
+
 class CallHost:
     """Engines, brain client, recognition workers and the calls of one gateway process."""
 
@@ -91,6 +97,7 @@ class CallHost:
         self.calls: dict[str, LiveCall] = {}
         self.stats = HostStats()
         self.listeners: list[Listener] = []  # every call's events (metrics, tests), from its start
+        self.records: Any = None  # a bot.records.store.RecordStore: every call's record also goes there
 
     @property
     def full(self) -> bool:
@@ -189,7 +196,8 @@ class LiveCall:
         host = self.host
         privacy = host.settings.privacy
         recorder = CallRecorder(host.settings.path(privacy.records_dir), self.call_id, self.caller,
-                                keep_transcripts=privacy.keep_transcripts)
+                                keep_transcripts=privacy.keep_transcripts, store=host.records,
+                                transport=_transport_name(self.peer))
         # Every event of the call, with its id: kept here, to the transport, to the host's listeners.
         emit = Emitter(self.events.append, self._on_event, *host.listeners, call_id=self.call_id)
         worker = host._take_worker()

@@ -1,6 +1,7 @@
 """Bring a gateway up: knowledge base, engines, rendered prompts, the brain, the `CallHost`."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,7 +38,14 @@ async def gateway_host(settings: Settings, render: bool = True) -> AsyncIterator
                                settings.rasa.timeout_s) as client:
             host = CallHost(settings, engines, client, call_config(settings))
             host.workers  # noqa: B018 - load every worker's recogniser now, not at the first call
+            if settings.records.enabled:
+                from bot.records.store import RecordStore
+
+                host.records = RecordStore.from_settings(settings)
+                host.records.start()  # its own thread: migrates, replays the spool; a down database waits
             try:
                 yield host
             finally:
                 await host.aclose()
+                if host.records is not None:  # the calls' records are queued by now: write them
+                    await asyncio.get_running_loop().run_in_executor(None, host.records.close)
