@@ -189,7 +189,7 @@ function renderWords(words) {
   $("words-heard").textContent = words.heard || "(không nghe được gì)";
   const diffs = words.differences.slice();
   const text = state.sentences.find((s) => s.id === state.selected).text;
-  let rest = text.toLowerCase().replace(/[^\p{L}\p{N}\s]/gu, " ").replace(/\s+/g, " ").trim();
+  let rest = text.normalize("NFC").toLowerCase().replace(/[^\p{L}\p{N}\s]/gu, " ").replace(/\s+/g, " ").trim();
   for (const d of diffs) {
     if (d.kind === "extra") {
       const span = document.createElement("span");
