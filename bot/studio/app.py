@@ -127,6 +127,8 @@ class Studio:
     # ----- the guard: login, origin, CSRF, headers ----------------------------------------------
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == PREFIX:  # the address as people type it: the sub-app only routes /studio/...
+            raise web.HTTPFound(f"{PREFIX}/", headers=HEADERS)
         route = request.match_info.route
         public = (getattr(route, "name", None) or "").startswith("public-")
         if request.method not in SAFE_METHODS and not self._same_origin(request):
@@ -399,9 +401,4 @@ def mount_studio(app: web.Application, settings: Settings, cache: PromptCache | 
         return None
     studio = Studio(settings, cache, tts)
     app.add_subapp(PREFIX, studio.app)
-
-    async def to_slash(request: web.Request) -> web.Response:
-        raise web.HTTPFound(f"{PREFIX}/")
-
-    app.router.add_get(PREFIX, to_slash)
     return studio
