@@ -41,9 +41,14 @@ def record(tmp: Path, call_id: str, kind: str, caller: str = "0912345678", keep:
     return r.record(summary)
 
 
-def bot_report(db_url: str, *args: str) -> dict:
+def bot(db_url: str, *args: str) -> str:
+    """`bot <args>` as the operator runs it, on the database at `db_url`; its standard output."""
     env = {**os.environ, "BOT_RECORDS_URL": db_url}
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--json", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def bot_report(db_url: str, *args: str) -> dict:
+    return json.loads(bot(db_url, "report", "--json", *args))

@@ -15,7 +15,7 @@ from bot.call.session import call_config
 from bot.gateway.host import CallHost
 from bot.records.store import RecordStore
 from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory
-from tests.records.helpers import bot_report, record
+from tests.records.helpers import bot, bot_report, record
 
 WEATHER = "thời tiết ngày mai thế nào, số tôi 0912 345 678"
 
@@ -89,6 +89,12 @@ async def test_bot_report_agrees_with_the_calls_made(db_url, settings, tmp_path)
     assert sorted(r["call_id"] for r in lines_written) == sorted(c.call_id for c in calls)
     # A day with no calls is empty, not an error.
     assert bot_report(db_url, "--to", "2020-01-01")["calls"] == 0
+    # The JSON lines imported into an empty database give the same figures; into this one, nothing new.
+    files = [str(f) for f in (tmp_path / "records").glob("*.jsonl")]
+    fresh = f"sqlite:///{tmp_path / 'imported.sqlite3'}"
+    assert bot(fresh, "records-import", *files).startswith("5 calls added, 0 already there")
+    assert bot_report(fresh) == bot_report(db_url)
+    assert bot(db_url, "records-import", *files).startswith("0 calls added, 5 already there")
 
 
 def test_report_days_are_local_days_and_transfers_per_reason(db_url, tmp_path):
@@ -111,3 +117,6 @@ def test_report_days_are_local_days_and_transfers_per_reason(db_url, tmp_path):
     everything = bot_report(db_url)
     assert (everything["calls"], everything["answered"], everything["abandoned"]) == (4, 1, 0)
     assert sum(everything["transferred"].values()) == everything["transferred_total"] == 3
+    text = bot(db_url, "report", "--from", "2026-12-02", "--to", "2026-12-02").splitlines()
+    assert "Calls received         2" in text and "Transferred            2" in text
+    assert "Transfers per branch:  1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 0" in text
