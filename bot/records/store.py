@@ -147,6 +147,43 @@ def purge_transcripts(engine: Engine, days: int, now: dt.datetime | None = None)
     return len(ids)
 
 
+def purge_jsonl_words(records_dir: Path, days: int, today: dt.date | None = None) -> int:
+    """The same retention for the JSON-lines files (`records_dir/<YYYY-MM-DD>.jsonl`): files of days
+    more than `days` ago are rewritten without the caller's words. Returns how many files changed."""
+    if days <= 0 or not records_dir.is_dir():
+        return 0
+    cutoff = (today or dt.date.today()) - dt.timedelta(days=days)
+    changed = 0
+    for path in sorted(records_dir.glob("*.jsonl")):
+        try:
+            day = dt.date.fromisoformat(path.stem)
+        except ValueError:
+            continue
+        if day >= cutoff:
+            continue
+        lines, dirty = [], False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                lines.append(line)
+                continue
+            if record.get("transcripts") or any(k in e for e in record.get("events") or []
+                                                 for k in WORDS.get(e.get("event", ""), ())):
+                record["transcripts"] = False
+                record["events"] = [{k: v for k, v in e.items() if k not in WORDS.get(e.get("event", ""), ())}
+                                    for e in record.get("events") or []]
+                dirty = True
+            lines.append(json.dumps(record, ensure_ascii=False))
+        if dirty:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+            changed += 1
+    return changed
+
+
 @dataclass
 class StoreStats:
     written: int = 0        # calls written to the database (directly or from the spool)
@@ -162,8 +199,10 @@ class RecordStore:
     `submit(record)` from the event loop (never blocks, never raises), `close()` at shutdown."""
 
     def __init__(self, url: str, spool_dir: Path, retry_s: float = 5.0, transcript_days: int = 0,
-                 purge_every_s: float = 3600.0) -> None:
+                 purge_every_s: float = 3600.0, records_dir: Path | None = None) -> None:
+        """`records_dir`: the JSON-lines files, cleaned by the same retention."""
         self.url = url
+        self.records_dir = records_dir
         self.spool = Path(spool_dir) / SPOOL_NAME
         self.retry_s = retry_s
         self.transcript_days = transcript_days
@@ -180,7 +219,8 @@ class RecordStore:
     @classmethod
     def from_settings(cls, settings: Any) -> RecordStore:
         r = settings.records
-        return cls(database_url(settings), settings.path(r.spool_dir), r.retry_s, r.transcript_days)
+        return cls(database_url(settings), settings.path(r.spool_dir), r.retry_s, r.transcript_days,
+                   records_dir=settings.path(settings.privacy.records_dir))
 
     # ----- the event loop's side -------------------------------------------------------------
     def start(self) -> None:
@@ -235,6 +275,9 @@ class RecordStore:
     def _run(self) -> None:
         try:
             self._try_database()
+            self._maintain()  # the retention runs at start, then every purge_every_s
+        except Exception:  # noqa: BLE001 - the writer thread must never die
+            log.exception("records writer")
         finally:
             self._tried.set()
         while True:
@@ -280,6 +323,8 @@ class RecordStore:
             self._next_purge = now + self.purge_every_s
             try:
                 n = purge_transcripts(self.engine, self.transcript_days)
+                if self.records_dir is not None:
+                    purge_jsonl_words(self.records_dir, self.transcript_days)
                 if n:
                     log.info("retention: removed the caller's words from %d calls older than %d days",
                              n, self.transcript_days)

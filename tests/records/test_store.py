@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 from sqlalchemy import inspect, select, text
@@ -85,6 +86,30 @@ def test_retention_removes_the_callers_words_and_keeps_the_counts(db_url, tmp_pa
         k: before[k] for k in ("calls", "ended_by_bot", "latency_ms")}
     assert [q["call_id"] for q in after["unanswered"]] == ["new"]
     engine.dispose()
+
+
+def test_the_gateways_store_applies_the_retention_at_start_to_the_database_and_the_json_lines(db_url, tmp_path):
+    old_day = dt.datetime.now() - dt.timedelta(days=45)
+    first = started_store(db_url, tmp_path)  # no retention
+    first.submit(record(tmp_path, "old", "unanswered", keep=True, started=old_day))
+    first.submit(record(tmp_path, "new", "unanswered", keep=True))
+    assert first.flush(30)
+    first.close()
+    lines = tmp_path / "records"
+    lines.mkdir()
+    old_file, new_file = lines / f"{old_day.date().isoformat()}.jsonl", lines / f"{dt.date.today().isoformat()}.jsonl"
+    old_file.write_text(json.dumps(record(tmp_path, "old", "unanswered", keep=True), ensure_ascii=False) + "\n")
+    new_file.write_text(json.dumps(record(tmp_path, "new", "unanswered", keep=True), ensure_ascii=False) + "\n")
+
+    second = started_store(db_url, tmp_path, transcript_days=30, records_dir=lines)
+    assert second.wait_tried(30)
+    second.close()
+    engine = make_engine(db_url)
+    report = build_report(engine)
+    engine.dispose()
+    assert report["calls"] == 2 and [q["call_id"] for q in report["unanswered"]] == ["new"]
+    assert "thời tiết" not in old_file.read_text() and json.loads(old_file.read_text())["summary"]["outcome"] == "hangup"
+    assert "thời tiết" in new_file.read_text()
 
 
 def test_a_record_the_database_refuses_is_kept_aside_and_does_not_block_the_others(db_url, tmp_path):
