@@ -12,6 +12,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,16 +62,23 @@ def _score(item: tuple[str, str]) -> dict[str, Any]:
 
 
 def measure(voice: Voice, items: list[tuple[str, str]], asr_name: str = "vietasr",
-            workers: int | None = None, recordings_dir: Path | None = None) -> list[dict[str, Any]]:
+            workers: int | None = None, recordings_dir: Path | None = None,
+            on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """One row per (id, text): cer, heard, seconds of audio, synthesis seconds (wall, per worker),
-    source (recording when `recordings_dir` has current recordings saying the whole text)."""
+    source (recording when `recordings_dir` has current recordings saying the whole text).
+    `on_row` sees each row as soon as it is measured (a slow voice's partial results survive)."""
     workers = workers or os.cpu_count() or 1
     # spawn, not fork: onnxruntime and the recogniser's native threads do not survive a fork.
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="voice-bench-") as scratch:
         initargs = (voice, asr_name, str(recordings_dir) if recordings_dir else None, scratch)
         with ctx.Pool(workers, initializer=_init, initargs=initargs) as pool:
-            return pool.map(_score, items, chunksize=1)
+            rows = []
+            for row in pool.imap(_score, items, chunksize=1):
+                rows.append(row)
+                if on_row:
+                    on_row(row)
+            return rows
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
