@@ -85,6 +85,7 @@ class Studio:
         self.max_upload = int(s.max_upload_mb * 2**20)
         self.target_lufs = s.loudness_lufs
         self._one_take = asyncio.Semaphore(1)  # the studio never takes both cores from live calls
+        self._clarity_seen: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.app = web.Application(middlewares=[self._guard])
         r = self.app.router
         r.add_get("/", self._index)
@@ -97,6 +98,7 @@ class Studio:
         r.add_get("/api/session", self._session)
         r.add_get("/api/sentences", self._sentences)
         r.add_get("/api/sentences/{id}/{which:synthetic|current|previous}.wav", self._sentence_audio)
+        r.add_get("/api/sentences/{id}/clarity", self._clarity)
         r.add_post("/api/sentences/{id}/takes", self._upload)
         r.add_post("/api/sentences/{id}/restore", self._restore)
         r.add_get("/api/takes/{take}.wav", self._take_audio)
@@ -265,6 +267,31 @@ class Studio:
             pcm = (await asyncio.to_thread(read_audio, path, PHONE_RATE))[0]
         # As the caller hears it: 8 kHz, through G.711 µ-law.
         return _wav(await asyncio.to_thread(through_phone_line, pcm, PHONE_RATE), PHONE_RATE)
+
+    async def _clarity(self, request: web.Request) -> web.Response:
+        """How well a caller follows this sentence, as `bot prompts --check --jsonl` measures it:
+        the recogniser's CER over a phone line, for the synthetic voice and the live recording.
+        Remembered per text and file version, so asking again costs nothing."""
+        sentence = await self._sentence(request)
+        out: dict[str, Any] = {}
+        sources: list[tuple[str, Any]] = [("synthetic", None)]
+        path = self.store.recording_path(sentence.id, "current")
+        status = (await asyncio.to_thread(self.store.status, {sentence.id: sentence}))[sentence.id]["status"]
+        if path is not None and status == "current":
+            stat = path.stat()
+            sources.append(("recording", (str(path), stat.st_mtime_ns, stat.st_size)))
+        for source, version in sources:
+            key = (sentence.id, sentence.text, source, version, self.tts.voice_key if self.tts else "")
+            if key not in self._clarity_seen:
+                if source == "synthetic":
+                    pcm, rate = await self._synthetic(sentence.text), PHONE_RATE
+                else:
+                    pcm, rate = await asyncio.to_thread(read_audio, path)
+                async with self._one_take:
+                    check = await asyncio.to_thread(self.transcriber.check, sentence.text, pcm, rate)
+                self._clarity_seen[key] = {"cer": round(check.cer, 3), "heard": check.heard}
+            out[source] = self._clarity_seen[key]
+        return web.json_response(out)
 
     async def _synthetic(self, text: str) -> np.ndarray:
         """The synthetic voice for `text`, from the prompt cache (rendered now if missing),

@@ -27,7 +27,7 @@ OTHER = "vieneu/tuyen_male_north.wav"
 
 # Every route, as an unauthenticated browser or script would try it.
 PAGES = ["/", "/static/studio.js", "/static/index.html", "/static/login.html"]  # studio.css alone is public
-API_GETS = ["/api/session", "/api/sentences", "/api/sentences/greeting/synthetic.wav",
+API_GETS = ["/api/session", "/api/sentences", "/api/sentences/greeting/synthetic.wav", "/api/sentences/greeting/clarity",
             "/api/sentences/greeting/current.wav", "/api/takes/0123456789abcdef01234567.wav"]
 POSTS = ["/api/sentences/greeting/takes", "/api/sentences/greeting/restore",
          "/api/takes/0123456789abcdef01234567/accept", "/logout"]
@@ -197,6 +197,10 @@ async def test_accept_puts_a_take_live_keeps_the_previous_one_and_restore_brings
         events, audio, voice = await studio.call(tmp_path)
         assert events[0]["event"] == "bot_say" and events[0]["text"] == transcript(MATCHING)
         assert _contains(audio, first_audio) and voice.calls == []  # the first take is back, nothing synthesised
+        # How clear each source is over the phone (the round trip's CER): the restored take is
+        # heard almost word for word; the fake synthetic voice is a tone, heard as nothing.
+        clarity = await (await http.get(studio.base + "/api/sentences/greeting/clarity")).json()
+        assert clarity["recording"]["cer"] < 0.1 and clarity["synthetic"]["cer"] > 0.9
 
     audit = [json.loads(line) for line in (studio.work / "audit.jsonl").read_text().splitlines()]
     assert [(a["user"], a["action"], a["sentence"]) for a in audit if a["action"] != "login"] == [

@@ -95,7 +95,22 @@ function select(id, resetTake = true) {
   }
   $("previous-box").hidden = !s.previous;
   if (s.previous) $("previous-audio").src = `${API}/sentences/${encodeURIComponent(id)}/previous.wav?t=${Date.now()}`;
-  if (resetTake) { state.take = null; $("report").hidden = true; $("take-status").textContent = ""; }
+  if (resetTake) { state.take = null; $("report").hidden = true; $("take-status").textContent = ""; $("clarity").textContent = ""; }
+}
+
+// How well a caller follows the sentence: the recogniser's character error rate over a phone
+// line (the same measure as `bot prompts --check --jsonl`), synthetic voice and recording.
+async function measure() {
+  const id = state.selected;
+  if (!id) return;
+  $("clarity").textContent = "Đang đo (vài giây)…";
+  try {
+    const r = await api(`/sentences/${encodeURIComponent(id)}/clarity`);
+    if (state.selected !== id) return;
+    const pct = (x) => `${Math.round(x.cer * 100)} %`;
+    $("clarity").textContent = `Máy nghe sai: giọng máy ${pct(r.synthetic)}` +
+      (r.recording ? `, bản thu ${pct(r.recording)}` : "") + " số ký tự (càng thấp càng dễ nghe).";
+  } catch (e) { $("clarity").textContent = e.message; }
 }
 
 // ----- recording ------------------------------------------------------------------------------
@@ -252,6 +267,7 @@ async function start() {
   $("override").addEventListener("change", updateAccept);
   $("accept").addEventListener("click", accept);
   $("restore").addEventListener("click", restore);
+  $("measure").addEventListener("click", measure);
   $("logout").addEventListener("click", async () => {
     await fetch("/studio/logout", { method: "POST", headers: { "X-CSRF-Token": state.csrf } }).catch(() => {});
     location.href = "/studio/login";
