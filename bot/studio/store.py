@@ -36,6 +36,7 @@ from bot.tts.texts import PLACEHOLDERS, canonical, spoken_texts
 TAKE_ID = re.compile(r"^[0-9a-f]{24}$")
 TAKE_MAX_AGE_S = 24 * 3600
 PREVIOUS = "previous"
+KEEP_PREVIOUS = 10  # earlier takes kept per sentence (about 1 MB each); older ones are deleted
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,9 @@ class Store:
             if src.exists():
                 shutil.copy2(src, target.with_suffix(ext if ext != ".yml" else ".txt"))
         shutil.copy2(wav, target)  # copied, not moved: the line keeps a take until the new one is in place
+        for old in self._previous(rid)[:-KEEP_PREVIOUS]:
+            for ext in (".wav", ".txt", ".json"):
+                old.with_suffix(ext).unlink(missing_ok=True)
         return target
 
     @staticmethod
