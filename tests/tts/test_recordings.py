@@ -122,3 +122,19 @@ def test_validate_warnings_name_stale_recordings_and_count_answers_without_one(t
     assert f"{kb.faqs[1].id}.wav: stale recording (the text changed" in warnings[0]
     assert warnings[1].startswith(f"{len(kb.faqs) - 1} of {len(kb.faqs)} answers have no current recording")
     assert kb.faqs[1].id in warnings[1] and kb.faqs[0].id not in warnings[1]
+
+
+def test_bot_validate_warns_but_does_not_fail_on_recordings(tmp_path: Path, kb):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    record(tmp_path / "rec", kb.faqs[1].id, "Một câu trả lời đã đổi.")
+    settings_file = tmp_path / "settings.yml"
+    settings_file.write_text(f"content: {{dir: {ROOT / 'data/faq'}}}\nvoice: {{recordings_dir: {tmp_path / 'rec'}}}\n")
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "--settings", str(settings_file), "validate"],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{kb.faqs[1].id}.wav: stale recording" in done.stderr
+    assert f"{len(kb.faqs)} of {len(kb.faqs)} answers have no current recording" in done.stderr
