@@ -88,7 +88,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     try:
         engine = _engine(settings, create=False)
         lo, hi = day_range(args.start, args.end, settings.records.timezone)
-        report = build_report(engine, lo, hi, top=args.top)
+        report = build_report(engine, lo, hi, top=args.top, tz=settings.records.timezone)
     except Exception as exc:  # noqa: BLE001 - one line for the operator
         print(f"error: the records database cannot be read: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -50,8 +50,8 @@ def percentile(values: list[int], p: float) -> int | None:
 
 
 def build_report(engine: Engine, lo: dt.datetime | None = None, hi: dt.datetime | None = None,
-                 top: int = 10, max_questions: int = 200) -> dict[str, Any]:
-    """Calls that started in [lo, hi) (naive UTC; None: unbounded)."""
+                 top: int = 10, max_questions: int = 200, tz: str = "Asia/Ho_Chi_Minh") -> dict[str, Any]:
+    """Calls that started in [lo, hi) (naive UTC; None: unbounded); `days` are local days in `tz`."""
     where = []
     if lo is not None:
         where.append(Call.started_at >= lo)
@@ -69,6 +69,7 @@ def build_report(engine: Engine, lo: dt.datetime | None = None, hi: dt.datetime 
             latencies.extend(int(x) for x in latency or [])
             with_transcripts += bool(transcripts)
         questions = _unanswered(s, where, max_questions) if with_transcripts else []
+        days = _per_day(s.execute(select(Call.started_at, Call.outcome, Call.branch).where(*where)).all(), tz)
 
     by_branch = {b: 0 for b in BRANCHES}
     by_reason: Counter[str] = Counter()
@@ -89,7 +90,24 @@ def build_report(engine: Engine, lo: dt.datetime | None = None, hi: dt.datetime 
         "latency_ms": {"turns": len(latencies), "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
         "calls_with_transcripts": with_transcripts,
         "unanswered": questions,
+        "days": days,
     }
+
+
+def _per_day(rows: list[Any], tz: str) -> list[dict[str, Any]]:
+    """Calls received / answered / transferred per branch / abandoned, per local day."""
+    zone = ZoneInfo(tz)
+    days: dict[str, dict[str, Any]] = {}
+    for started, outcome, branch in rows:
+        day = started.replace(tzinfo=dt.timezone.utc).astimezone(zone).date().isoformat()
+        d = days.setdefault(day, {"date": day, "calls": 0, "answered": 0, "abandoned": 0,
+                                  "transferred": {b: 0 for b in BRANCHES}})
+        d["calls"] += 1
+        if outcome in ("answered", "abandoned"):
+            d[outcome] += 1
+        elif outcome == "transferred":
+            d["transferred"][str(branch)] = d["transferred"].get(str(branch), 0) + 1
+    return [days[k] for k in sorted(days)]
 
 
 def _unanswered(s: Session, where: list[Any], limit: int) -> list[dict[str, Any]]:
@@ -144,6 +162,10 @@ def format_report(r: dict[str, Any], title: str) -> str:
     if r["top_questions"]:
         lines += ["", "Top questions (FAQ entries answered):"]
         lines += [f"  {q['answers']:5d}  {q['faq_id']}" for q in r["top_questions"]]
+    if len(r["days"]) > 1:
+        lines += ["", "Per day        calls  answered  transferred to 1..6  abandoned"]
+        lines += [f"  {d['date']}  {d['calls']:5d}  {d['answered']:8d}  "
+                  f"{' '.join(str(d['transferred'][b]) for b in BRANCHES):<19}  {d['abandoned']:9d}" for d in r["days"]]
     lines.append("")
     if not r["calls_with_transcripts"]:
         lines.append("Questions not answered: transcripts are not kept (privacy.keep_transcripts), so none to list.")

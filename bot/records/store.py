@@ -231,10 +231,11 @@ class RecordStore:
             self._thread = threading.Thread(target=self._run, name="records", daemon=True)
             self._thread.start()
 
-    def submit(self, record: dict[str, Any]) -> None:
-        """Hand one finished call's record over; returns at once."""
+    def submit(self, record: dict[str, Any], fsync: Path | None = None) -> None:
+        """Hand one finished call's record over; returns at once. `fsync`: a file the caller
+        appended the record to without syncing it (the JSON lines): the writer syncs it first."""
         try:
-            self._queue.put_nowait((time.perf_counter(), record))
+            self._queue.put_nowait((time.perf_counter(), record, fsync))
         except Exception:  # noqa: BLE001 - an unbounded queue does not fail; belt and braces
             log.exception("call record %s could not be queued", record.get("call_id"))
 
@@ -351,7 +352,16 @@ class RecordStore:
                       str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.spool)
         self._down_since = time.monotonic()
 
-    def _write(self, submitted: float, record: dict[str, Any]) -> None:
+    def _write(self, submitted: float, record: dict[str, Any], fsync: Path | None = None) -> None:
+        if fsync is not None:
+            try:
+                fd = os.open(fsync, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                log.exception("could not sync %s", fsync)
         if self._down_since is None and self._migrated and not self.spool.exists():
             try:
                 with Session(self.engine) as session, session.begin():

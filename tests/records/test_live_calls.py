@@ -117,6 +117,9 @@ def test_report_days_are_local_days_and_transfers_per_reason(db_url, tmp_path):
     everything = bot_report(db_url)
     assert (everything["calls"], everything["answered"], everything["abandoned"]) == (4, 1, 0)
     assert sum(everything["transferred"].values()) == everything["transferred_total"] == 3
+    assert [(d["date"], d["calls"], d["transferred"]["1"], d["transferred"]["5"], d["answered"])
+            for d in everything["days"]] == [("2026-12-01", 1, 1, 0, 0), ("2026-12-02", 2, 0, 2, 0),
+                                             ("2026-12-04", 1, 0, 0, 1)]
     text = bot(db_url, "report", "--from", "2026-12-02", "--to", "2026-12-02").splitlines()
     assert "Calls received         2" in text and "Transferred            2" in text
     assert "Transfers per branch:  1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 0" in text
