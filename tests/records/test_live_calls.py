@@ -123,3 +123,54 @@ def test_report_days_are_local_days_and_transfers_per_reason(db_url, tmp_path):
     text = bot(db_url, "report", "--from", "2026-12-02", "--to", "2026-12-02").splitlines()
     assert "Calls received         2" in text and "Transferred            2" in text
     assert "Transfers per branch:  1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 0" in text
+
+
+async def test_postgres_killed_while_calls_end_loses_no_call(pg_cluster, settings, tmp_path):
+    """Live calls end while the PostgreSQL server is dead: the calls go on, their records wait in the
+    spool and reach the database when the server is back."""
+    url = pg_cluster.new_database()
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")})
+    engines = fake_engines(tmp_path / "prompts")
+    host = CallHost(s, engines, Brain(), call_config(s), asr_factory=recogniser_factory(engines))
+    host.records = store = RecordStore(url, tmp_path / "spool", retry_s=0.5)
+    store.start()
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, store.wait_tried, 30)
+
+    async def keypad_call(digit: str):
+        peer = RecordingPeer()
+        call = host.open_call(peer, "0912345678")
+        run = asyncio.create_task(call.run())
+        line = CallerLine(call)
+        await asyncio.sleep(0.2)
+        call.dtmf(digit)
+        try:
+            return await asyncio.wait_for(run, 60), peer
+        finally:
+            line.hang_up()
+
+    try:
+        first = await keypad_call("2")
+        assert await loop.run_in_executor(None, store.flush, 30)  # in the database before the kill
+        await loop.run_in_executor(None, pg_cluster.stop, "immediate")
+        during = await asyncio.gather(keypad_call("4"), keypad_call("6"))
+        assert await loop.run_in_executor(None, store.flush, 30)
+        assert store.spooled_count() == 2 and not store.database_up
+        await loop.run_in_executor(None, pg_cluster.start)
+        last = await keypad_call("3")
+        deadline = loop.time() + 30
+        while (store.spooled_count() or store.stats.written < 4) and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        await host.aclose()
+        await loop.run_in_executor(None, store.close)
+        try:
+            pg_cluster.start()
+        except RuntimeError:
+            pass  # running
+    # The calls were not disturbed: each was handed over to its branch.
+    assert [p.transfers for _, p in [first, *during, last]] == [[2], [4], [6], [3]]
+    assert store.spooled_count() == 0
+    report = bot_report(url)
+    assert report["calls"] == 4
+    assert report["transferred"] == {"1": 0, "2": 1, "3": 1, "4": 1, "5": 0, "6": 1}
