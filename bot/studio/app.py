@@ -245,7 +245,8 @@ class Studio:
             return [{"id": s.id, "kind": s.kind, "group": s.group, "group_title": s.group_title,
                      "text": s.text, **status[s.id]} for s in current.values()]
 
-        return web.json_response({"sentences": await asyncio.to_thread(listing)})
+        sentences = await asyncio.to_thread(listing)
+        return web.json_response({"sentences": sentences, "content_error": self.content.broken})
 
     async def _sentence(self, request: web.Request) -> Sentence:
         rid = request.match_info["id"]

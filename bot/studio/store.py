@@ -81,6 +81,7 @@ class Content:
         self.directory = directory
         self._signature: tuple[Any, ...] | None = None
         self._sentences: dict[str, Sentence] = {}
+        self.broken = ""  # why the files as saved now cannot be read ('' when they can)
         self._lock = threading.Lock()
 
     def _files(self) -> tuple[Any, ...]:
@@ -92,10 +93,14 @@ class Content:
         with self._lock:
             signature = self._files()
             if signature != self._signature:
-                kb, _problems = load_knowledge_base(self.directory)
-                if kb is not None:  # broken content: keep the last good list (bot validate says why)
+                kb, problems = load_knowledge_base(self.directory)
+                if kb is not None:
                     self._sentences = {s.id: s for s in sentences(kb)}
-                    self._signature = signature
+                    self.broken = ""
+                else:  # keep the last good list: the running bot keeps its last good model too
+                    errors = [str(p) for p in problems if p.severity == "error"]
+                    self.broken = f"{len(errors)} error(s), e.g. {errors[0] if errors else '?'}"
+                self._signature = signature
             return self._sentences
 
 

@@ -59,7 +59,8 @@ def sniff(data: bytes) -> str | None:
         return "webm"
     if head[4:8] == b"ftyp":              # ISO BMFF: M4A/MP4 (phones' voice memos)
         return "m4a"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    # MPEG audio frame sync; layer bits 00 would be AAC in ADTS, which is not accepted.
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
         return "mp3"
     return None
 

@@ -151,6 +151,18 @@ async def test_the_list_has_every_sentence_grouped_with_its_status(studio, edito
     assert order == sorted(order, key=order.index)
 
 
+async def test_broken_content_keeps_the_last_good_list_and_says_so(studio, editor):
+    async with client() as http:
+        await _session(http, studio)
+        good = await (await http.get(studio.base + "/api/sentences")).json()
+        assert good["content_error"] == ""
+        prompts = studio.content / "prompts.yml"
+        prompts.write_text(prompts.read_text(encoding="utf-8") + "  broken: [\n", encoding="utf-8")
+        broken = await (await http.get(studio.base + "/api/sentences")).json()
+    assert broken["sentences"] == good["sentences"]
+    assert "prompts.yml" in broken["content_error"]
+
+
 async def test_the_synthetic_version_is_played_as_the_caller_hears_it(studio, editor):
     async with client() as http:
         await _session(http, studio)

@@ -118,7 +118,8 @@ def test_every_accepted_format_decodes_to_the_same_take(container: str, codec: s
 
 
 def test_anything_else_is_refused_before_ffmpeg_sees_it():
-    for data in [b"", b"hello world, not audio", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n" + bytes(100)]:
+    adts_aac = b"\xff\xf1\x50\x80" + bytes(100)  # raw AAC: not one of the five formats
+    for data in [b"", b"hello world, not audio", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n" + bytes(100), adts_aac]:
         with pytest.raises(TakeError) as refused:
             decode(data)
         assert refused.value.code == "format"

@@ -29,6 +29,10 @@ function message(text, kind = "error") {
 async function loadSentences() {
   const data = await api("/sentences");
   state.sentences = data.sentences;
+  if (data.content_error) {
+    message("Nội dung trong data/faq/ đang có lỗi (chạy make validate để xem): " + data.content_error +
+      ". Danh sách dưới đây là bản đúng gần nhất.");
+  }
   renderList();
   if (state.selected) select(state.selected, false);
 }
