@@ -70,8 +70,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # A down server must fail fast (the writer then spools), not hang the writer for minutes.
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+    # A down server must fail fast (the writer then spools), not hang the writer for minutes: a
+    # connect timeout, a statement timeout, and TCP keepalives for a server that vanished silently.
+    args: dict[str, Any] = {"connect_timeout": 3}
+    if url.startswith("postgresql"):
+        args.update(options="-c statement_timeout=15000", keepalives=1, keepalives_idle=10,
+                    keepalives_interval=3, keepalives_count=3)
+    return create_engine(url, pool_pre_ping=True, connect_args=args)
 
 
 def migrate(engine: Engine) -> None:
