@@ -10,6 +10,8 @@ actions need travel as slots with initial values (see bot/content/build.py).
 from __future__ import annotations
 
 import functools
+from abc import ABCMeta, abstractmethod
+import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -18,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import DialogueSettings, load_settings
 from bot.content.model import BRANCH_WORDS
+from bot.text import strip_diacritics
 
 RECENT_TURNS = 3  # caller sentences handed to the human with a transfer
 UNVERIFIED_BRANCH = 5  # unverified policy questions belong to labour & social affairs
@@ -39,7 +42,7 @@ def recent_caller_sentences(tracker: Tracker) -> List[Text]:
 
 def decide(dispatcher: CollectingDispatcher, tracker: Tracker, say: List[Say], action: Text, *,
            faq_id: Optional[Text] = None, branch: Optional[int] = None, reason: Text = "",
-           recent: Optional[List[Text]] = None) -> None:
+           recent: Optional[List[Text]] = None, fill: Optional[Dict[Text, Text]] = None) -> None:
     """Say the responses in order; the first message carries the turn's decision."""
     intent = tracker.latest_message.get("intent") or {}
     decision = {"action": action, "faq_id": faq_id, "branch": branch, "reason": reason,
@@ -48,11 +51,11 @@ def decide(dispatcher: CollectingDispatcher, tracker: Tracker, say: List[Say], a
         decision["recent"] = recent
     names = tracker.get_slot("branch_names") or {}
     for i, (response, fill_branch) in enumerate(say):
-        fill = {}
+        values = dict(fill or {})
         if fill_branch is not None:
-            fill = {"branch": BRANCH_WORDS.get(fill_branch, str(fill_branch)),
-                    "branch_name": names.get(str(fill_branch), "")}
-        dispatcher.utter_message(response=response, json_message=decision if i == 0 else {"action": None}, **fill)
+            values.update(branch=BRANCH_WORDS.get(fill_branch, str(fill_branch)),
+                          branch_name=names.get(str(fill_branch), ""))
+        dispatcher.utter_message(response=response, json_message=decision if i == 0 else {"action": None}, **values)
 
 
 def transfer(dispatcher: CollectingDispatcher, tracker: Tracker, say: Say, branch: int,
@@ -78,13 +81,116 @@ def intent_name(tracker: Tracker) -> Text:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
-class ActionAnswerFaq(Action):
+# ── the either/or question ──────────────────────────────────────────────────────────────────────
+FIRST_WORDS = frozenset({"1", "mot", "nhat", "dau", "truoc"})  # "một", "thứ nhất", "cái đầu", "cái trước"
+SECOND_WORDS = frozenset({"2", "hai", "sau"})                   # "hai", "thứ hai", "cái sau"
+NEW_QUESTION_WORDS = 7  # an unresolved reply this long is a new question, not an answer to ours
+# Words that name no entry: a topic's "cho"/"của" must not decide between two topics.
+FUNCTION_WORDS = frozenset({"cho", "cua", "ve", "va", "hoac", "o", "khi", "la", "cac", "nhung", "the", "nao",
+                            "thi", "ma", "duoc", "co", "khong", "nguoi", "tu", "tren"})
+
+
+def bare_words(text: Text) -> List[Text]:
+    return re.findall(r"\w+", strip_diacritics(text).lower())
+
+
+def close_pair(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
+    """The two most likely FAQ entries when the second is nearly as likely as the first (and both
+    have a topic to name them by): guessing between them could read out the wrong amount."""
+    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    ranking = selector.get("ranking") or []
+    if len(ranking) < 2:
+        return None
+    first, second = ranking[0], ranking[1]
+    p1, p2 = float(first.get("confidence") or 0.0), float(second.get("confidence") or 0.0)
+    if p1 <= 0.0 or p2 / p1 < dialogue_settings().clarify_ratio:
+        return None
+    topics = tracker.get_slot("faq_topics") or {}
+    a, b = _entry(first), _entry(second)
+    if a == b or not topics.get(a) or not topics.get(b) or topics[a] == topics[b]:
+        return None
+    return a, b
+
+
+def ask_choice(dispatcher: CollectingDispatcher, tracker: Tracker, pair: Tuple[Text, Text], again: bool = False) -> Events:
+    topics = tracker.get_slot("faq_topics") or {}
+    a, b = pair
+    decide(dispatcher, tracker, [("utter_prompt_clarify", None)], "dialog", reason=f"clarify:{a}|{b}",
+           fill={"first": topics.get(a, ""), "second": topics.get(b, "")})
+    return [SlotSet("choices", [a, b]), SlotSet("choice_misses", 1.0 if again else 0.0), SlotSet("offer", None)]
+
+
+def pick_choice(text: Text, pair: List[Text], topics: Dict[Text, Text], ranking: List[Dict[Text, Any]]) -> Optional[Text]:
+    """Which of the two entries the caller's reply names, or None."""
+    words = set(bare_words(text))
+    first, second = bool(words & FIRST_WORDS), bool(words & SECOND_WORDS)
+    if first != second:
+        return pair[0] if first else pair[1]
+    a_words, b_words = (set(bare_words(topics.get(x, ""))) - FUNCTION_WORDS for x in pair)
+    a_hits, b_hits = len(words & (a_words - b_words)), len(words & (b_words - a_words))
+    if a_hits != b_hits:
+        return pair[0] if a_hits > b_hits else pair[1]
+    # The classifier on the reply ("cái tiền của người tự do ấy"), when its own first choice is one
+    # of the two: an unrelated reply must not pick one by a hair.
+    top = _entry(ranking[0]) if ranking else None
+    return top if top in pair else None
+
+
+def _entry(ranked: Dict[Text, Any]) -> Text:
+    return str(ranked.get("intent_response_key") or "").split("/", 1)[-1]
+
+
+def answer_choice(dispatcher: CollectingDispatcher, tracker: Tracker, pair: List[Text]) -> Optional[Events]:
+    """The reply to the either/or question: the chosen entry's answer, the question once more, or
+    a person; None if the reply is a new question to be handled as such."""
+    text = tracker.latest_message.get("text") or ""
+    ranking = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
+    new_question = (len(text.split()) >= NEW_QUESTION_WORDS and intent_name(tracker) not in ("affirm", "deny", "repeat")
+                    and not (intent_name(tracker) == "faq" and ranking and _entry(ranking[0]) in pair))
+    if new_question:
+        return None  # the caller asked something else: answered as such (a "một" inside it is not a choice)
+    chosen = pick_choice(text, pair, tracker.get_slot("faq_topics") or {}, ranking)
+    done = [SlotSet("choices", None), SlotSet("choice_misses", 0.0)]
+    if chosen:
+        return done + answer_faq(dispatcher, tracker, chosen)
+    if tracker.get_slot("choice_misses"):
+        branch = dialogue_settings().human_branch
+        return done + transfer(dispatcher, tracker, ("utter_prompt_not_understood_transfer", branch), branch,
+                               "not_understood:clarify")
+    return ask_choice(dispatcher, tracker, (pair[0], pair[1]), again=True)
+
+
+class CallerTurn(Action, metaclass=ABCMeta):  # abstract: rasa_sdk registers only its subclasses
+    """Every action that answers a caller's turn. While an either/or question is open (slot
+    `choices`), the turn is first read as its answer: "một"/"hai", keypad 1/2, or words of one
+    entry's topic answer it; anything else short is asked once more, then goes to a person; a
+    new question (a longer sentence) is taken as one and the choice is dropped."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        choices = tracker.get_slot("choices")
+        if choices:
+            events = answer_choice(dispatcher, tracker, choices)
+            if events is not None:
+                return events
+            return [SlotSet("choices", None), SlotSet("choice_misses", 0.0),
+                    *await self.act(dispatcher, tracker, domain)]
+        return await self.act(dispatcher, tracker, domain)
+
+    @abstractmethod
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        """The action's own answer to the turn."""
+
+
+class ActionAnswerFaq(CallerTurn):
     """The answer gate: only a confident choice of a verified entry is read out."""
 
     def name(self) -> Text:
         return "action_answer_faq"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        pair = close_pair(tracker)
+        if pair:
+            return ask_choice(dispatcher, tracker, pair)
         return answer_faq(dispatcher, tracker, chosen_faq(tracker))
 
 
@@ -121,7 +227,8 @@ def route_danger(dispatcher: CollectingDispatcher, tracker: Tracker, kind: Optio
         say = (f"utter_danger_{kind}", None)
     route = routes.get(kind, 1)
     branch = dialogue_settings().human_branch if route == "human" else int(route)
-    return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}") + [SlotSet("held", None)]
+    return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}") + [
+        SlotSet("held", None), SlotSet("choices", None)]
 
 
 def danger_kind(tracker: Tracker) -> Optional[Text]:
@@ -162,13 +269,13 @@ class ActionDangerCheck(Action):
         return [SlotSet("offer", f"danger:{kind}"), SlotSet("held", held)]
 
 
-class ActionTransfer(Action):
+class ActionTransfer(CallerTurn):
     """Routing intents: announce and hand over to the intent's branch."""
 
     def name(self) -> Text:
         return "action_transfer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         return transfer_for_intent(dispatcher, tracker, intent_name(tracker))
 
 
@@ -180,19 +287,19 @@ def transfer_for_intent(dispatcher: CollectingDispatcher, tracker: Tracker, inte
     return transfer(dispatcher, tracker, say, branch, f"intent:{intent}")
 
 
-class ActionUnclear(Action):
+class ActionUnclear(CallerTurn):
     def name(self) -> Text:
         return "action_unclear"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         return not_understood(dispatcher, tracker, "low_intent_confidence")
 
 
-class ActionOutOfScope(Action):
+class ActionOutOfScope(CallerTurn):
     def name(self) -> Text:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         return out_of_scope(dispatcher, tracker)
 
 
@@ -201,13 +308,13 @@ def out_of_scope(dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
     return [SlotSet("misses", 0.0), SlotSet("offer", "transfer")]
 
 
-class ActionYesNo(Action):
+class ActionYesNo(CallerTurn):
     """'vâng' / 'không' mean different things after an answer and after an offer of a person."""
 
     def name(self) -> Text:
         return "action_yes_no"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         yes = intent_name(tracker) == "affirm"
         offer = tracker.get_slot("offer")
         if str(offer or "").startswith("danger:"):
@@ -246,11 +353,11 @@ class ActionYesNo(Action):
         return [SlotSet("offer", None)] + done
 
 
-class ActionRepeat(Action):
+class ActionRepeat(CallerTurn):
     def name(self) -> Text:
         return "action_repeat"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         faq_id = tracker.get_slot("last_answer")
         if not faq_id:
             decide(dispatcher, tracker, [("utter_prompt_nothing_to_repeat", None)], "dialog", reason="nothing_to_repeat")
@@ -260,26 +367,26 @@ class ActionRepeat(Action):
         return [SlotSet("offer", "anything_else")]
 
 
-class ActionSmallTalk(Action):
+class ActionSmallTalk(CallerTurn):
     """Greetings and thanks: the editor's response; thanks invites another question."""
 
     def name(self) -> Text:
         return "action_small_talk"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         intent = intent_name(tracker) or "greet"
         decide(dispatcher, tracker, [(f"utter_{intent}", None)], "dialog", reason=intent)
         return [SlotSet("misses", 0.0), SlotSet("offer", "anything_else" if intent == "thanks" else None)]
 
 
-class ActionGoodbye(Action):
+class ActionGoodbye(CallerTurn):
     """Ends the call, except as the caller's very first words: "chào em" opens a call as often
     as it closes one, and hanging up on a caller who said hello is the worst possible mistake."""
 
     def name(self) -> Text:
         return "action_goodbye"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         if len(recent_caller_sentences(tracker)) <= 1:
             decide(dispatcher, tracker, [("utter_greet", None)], "dialog", reason="greeting_first_turn")
             return []

@@ -75,6 +75,16 @@ def is_wrong_answer(reply: BrainReply, want: Expected) -> bool:
     return reply.action == "answer" and not (want.action == "answer" and reply.faq_id == want.faq_id)
 
 
+def clarify_outcome(reply: BrainReply, want: Expected) -> dict[str, bool]:
+    """An either/or question (reason `clarify:<a>|<b>`, a being the entry the bot would have
+    read out): whether asking was needed (a was wrong) and whether the right entry was offered."""
+    if not reply.reason.startswith("clarify:"):
+        return {"clarify": False, "clarify_needed": False, "clarify_offers_right": False}
+    offered = reply.reason.removeprefix("clarify:").split("|")
+    return {"clarify": True, "clarify_needed": offered[0] != want.faq_id,
+            "clarify_offers_right": want.faq_id in offered}
+
+
 def load_split(path: Path, split: str) -> list[dict[str, str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))[split]
 
@@ -109,6 +119,7 @@ async def evaluate(client: BrainClient, items: list[dict[str, str]], kb: Knowled
                          "wrong_answer": is_wrong_answer(reply, want),
                          "asked": reply.reason.startswith(ASKING) and not is_right(reply, want),
                          "transferred": reply.action == "transfer" and not is_right(reply, want),
+                         **clarify_outcome(reply, want),
                          "got": {"action": reply.action, "intent": reply.intent, "faq_id": reply.faq_id,
                                  "branch": reply.branch}, "latency_ms": reply.latency_ms})
 
@@ -130,6 +141,9 @@ async def evaluate(client: BrainClient, items: list[dict[str, str]], kb: Knowled
         "wrong_answer_garbled": share(by_variant["garbled"], "wrong_answer"),
         "asked": share(written, "asked"),
         "asked_garbled": share(by_variant["garbled"], "asked"),
+        "clarify": {variant: {key: sum(r[key] for r in selected)
+                              for key in ("clarify", "clarify_needed", "clarify_offers_right")} | {"n": len(selected)}
+                    for variant, selected in (("written", written), ("garbled", by_variant["garbled"]))},
         "transferred": share(written, "transferred"),
         "transferred_garbled": share(by_variant["garbled"], "transferred"),
         "faq_right": share([r for r in written if r["label"].startswith("faq/")]),

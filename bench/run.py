@@ -24,6 +24,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
+def _clarify(c: dict) -> str:
+    return f"{c['clarify']} of {c['n']} ({c['clarify_needed']} / {c['clarify_offers_right']})"
+
+
 def brain_section(r: dict) -> str:
     t, d = r["test"], r["dev"]
     lines = [
@@ -44,6 +48,9 @@ def brain_section(r: dict) -> str:
         f"| **wrong answer read out** (an FAQ answer, not the one asked for) | {t['wrong_answer']:.1%} | {d['wrong_answer']:.1%} | ≤ 1 % |",
         f"| wrong, but asked instead (rephrase, safety question, either/or) | {t['asked']:.1%} | {d['asked']:.1%} | |",
         f"| wrong, but put through to a person instead | {t['transferred']:.1%} | {d['transferred']:.1%} | |",
+        f"| asked which of two entries (needed: the first guess was wrong / the right one was offered) | "
+        + " | ".join(_clarify(x["clarify"]["written"]) for x in (t, d)) + " | |",
+        f"| garbled, asked which of two entries | " + " | ".join(_clarify(x["clarify"]["garbled"]) for x in (t, d)) + " | |",
         f"| garbled (bot/noise.py: tones, northern merges, finals, a lost syllable): right action | "
         f"{t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
         f"| garbled: wrong answer read out / asked / put through | {t['wrong_answer_garbled']:.1%} / "
@@ -77,7 +84,7 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice")
+SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice", "studio", "records")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -104,6 +111,16 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = voice.run(settings)
         return result, voice.section(result)
+    if name == "studio":
+        from bench import studio
+
+        result = studio.run(settings)
+        return result, studio.section(result)
+    if name == "records":
+        from bench import records
+
+        result = records.run(settings)
+        return result, records.section(result)
     from bench import asr
 
     result = asr.run()

@@ -48,6 +48,8 @@ class DialogueSettings:
     human_branch: int = 5
     answer_threshold: float = 0.1
     max_misses: int = 2
+    # The second FAQ entry at least this likely relative to the first: ask which one is meant.
+    clarify_ratio: float = 0.6
 
 
 @dataclass(frozen=True)

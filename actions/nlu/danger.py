@@ -120,7 +120,7 @@ def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_int
 class DangerDetector(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"threshold": 0.4, "ask_threshold": None, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
+        return {"threshold": 0.4, "ask_threshold": None, "ask_min_words": 5, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
                 "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -177,10 +177,13 @@ class DangerDetector(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) or "" for m in messages]
         for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
             found = self.detect(text, probs)
+            sure = found is not None and (found[2] != "model" or found[1] >= float(self.config["threshold"]))
+            if found and not sure and len(text.split()) < int(self.config["ask_min_words"]):
+                # "cái thứ nhất", "mấy giờ rồi": a suspicion on three or four words is too little
+                # to interrupt a caller with; short danger speaks through the phrases.
+                found = None
             if found:
-                kind, confidence, how = found
-                sure = how != "model" or confidence >= float(self.config["threshold"])
-                self._annotate(message, text, kind, confidence, how, DANGER_INTENT if sure else CHECK_INTENT)
+                self._annotate(message, text, *found, DANGER_INTENT if sure else CHECK_INTENT)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.config["medical_intent"]:
                 self._not_an_emergency(message)
         return messages

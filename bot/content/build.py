@@ -79,6 +79,7 @@ def domain_yaml(kb: KnowledgeBase) -> str:
         "unverified_faqs": sorted(f.id for f in kb.faqs if not f.verified),
         "intent_routes": {i.id: i.route for i in kb.intents},
         "danger_routes": {k.id: k.transfer for k in (kb.danger.kinds if kb.danger else ())},
+        "faq_topics": {f.id: f.topic for f in kb.faqs if f.topic},
     }
     lines += ["", "slots:"]
     for name, value in facts.items():

@@ -14,6 +14,9 @@ from bot.text import sentences, syllables
 MAX_SENTENCE_SYLLABLES = 70
 MAX_SENTENCES = 4
 PLACEHOLDERS = {"{branch}", "{branch_name}"}
+# The either/or question names two entries by their topics: only that prompt may hold them.
+CHOICE_PROMPT = "clarify"
+CHOICE_PLACEHOLDERS = {"{first}", "{second}"}
 
 
 class Collector:
@@ -27,7 +30,7 @@ class Collector:
         self.problems.append(Problem(file, line, message, "warning"))
 
 
-def spoken_text_problems(text: str, what: str, allow_placeholders: bool = False) -> list[str]:
+def spoken_text_problems(text: str, what: str, allow_placeholders: bool | set[str] = False) -> list[str]:
     """Problems of a text that TTS will read aloud."""
     found = []
     if re.search(r"\d", text):
@@ -40,7 +43,8 @@ def spoken_text_problems(text: str, what: str, allow_placeholders: bool = False)
         if n > MAX_SENTENCE_SYLLABLES:
             found.append(f"{what} has a sentence of {n} syllables (limit {MAX_SENTENCE_SYLLABLES}): "
                          f"'{sentence[:40]}…'; split it")
-    unknown = set(re.findall(r"\{[^}]*\}", text)) - (PLACEHOLDERS if allow_placeholders else set())
+    allowed = allow_placeholders if isinstance(allow_placeholders, set) else PLACEHOLDERS if allow_placeholders else set()
+    unknown = set(re.findall(r"\{[^}]*\}", text)) - allowed
     if unknown:
         found.append(f"{what} has unknown placeholder(s) {sorted(unknown)}")
     return found

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.build import training_variants
-from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
+from bot.content.checks import (CHOICE_PLACEHOLDERS, CHOICE_PROMPT, PLACEHOLDERS, Collector, check_keys, load_yaml,
+                                 spoken_text_problems)
 from bot.content.lined_yaml import LineDict, line_of
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerNet
@@ -21,8 +22,9 @@ from bot.text import comparable, nfc, strip_diacritics
 MIN_EXAMPLES = 5
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
-FAQ_KEYS = {"id", "category", "question", "examples", "answer", "source", "verified",
+FAQ_KEYS = {"id", "category", "question", "topic", "examples", "answer", "source", "verified",
             "verification_note", "validity"}
+MAX_TOPIC_SYLLABLES = 14  # read twice inside one question ("hỏi về A, hay về B?"): keep it short
 FAQ_REQUIRED = ("id", "category", "question", "examples", "answer", "source", "verified")
 INTENT_KEYS = {"id", "type", "route", "examples", "response", "action"}
 INTENT_REQUIRED = ("id", "type", "route", "examples", "response")
@@ -130,8 +132,11 @@ def _load_prompts(path: Path, out: Collector) -> dict[str, str]:
         if not isinstance(text, str) or not text.strip():
             out.error(path, line, f"prompt '{name}' is empty")
             continue
-        for message in spoken_text_problems(text, f"prompt '{name}'", allow_placeholders=True):
+        allowed = PLACEHOLDERS | CHOICE_PLACEHOLDERS if name == CHOICE_PROMPT else PLACEHOLDERS
+        for message in spoken_text_problems(text, f"prompt '{name}'", allow_placeholders=allowed):
             out.error(path, line, message)
+        if name == CHOICE_PROMPT and not all(p in text for p in CHOICE_PLACEHOLDERS):
+            out.error(path, line, f"prompt '{name}' must name both choices: {{first}} and {{second}}")
         result[str(name)] = nfc(text).strip()
     for name in REQUIRED_PROMPTS:
         if name not in result and name not in prompts:
@@ -216,14 +221,37 @@ def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validit
             out.error(path, entry.key_lines.get("verified", entry.line), f"{what}: verified must be true or false")
         validity = _validity(entry.get("validity"), path, entry.key_lines.get("validity", entry.line), out, what, default_validity)
         examples, example_lines = _examples(entry, path, out, what)
+        topic = _topic(entry, path, out, what)
         if ok and isinstance(verified, bool) and isinstance(document, str):
             faqs.append(FaqEntry(
                 id=str(entry["id"]), category=category, question=_text(entry, "question", path, out, what),
                 examples=examples, answer=answer, source=Source(nfc(document).strip(), tuple(urls or ())),
                 verified=verified, validity=validity,
                 verification_note=_text(entry, "verification_note", path, out, what),
-                file=path, line=entry.line, example_lines=example_lines))
+                file=path, line=entry.line, example_lines=example_lines, topic=topic))
     return faqs
+
+
+def _topic(entry: LineDict, path: Path, out: Collector, what: str) -> str:
+    """A few words naming the entry for the either/or question; optional (without it the entry
+    is never offered as a choice: the bot answers or asks to rephrase as before)."""
+    line = entry.key_lines.get("topic", entry.line)
+    if entry.get("topic") is None:
+        out.warn(path, entry.line, f"{what}: no 'topic'; when a question sits between this entry and another, "
+                 "the bot cannot ask which one the caller means")
+        return ""
+    topic = _text(entry, "topic", path, out, what)
+    if not topic:
+        out.error(path, line, f"{what}: 'topic' must be a few words of text")
+        return ""
+    for message in spoken_text_problems(topic, f"{what} topic"):
+        out.error(path, line, message)
+    if len(topic.split()) > MAX_TOPIC_SYLLABLES:
+        out.error(path, line, f"{what}: 'topic' has {len(topic.split())} words; at most {MAX_TOPIC_SYLLABLES} "
+                  "(it is read inside a question, twice over)")
+    if topic.endswith((".", "?", "!")):
+        out.error(path, line, f"{what}: 'topic' is part of a sentence; no final punctuation")
+    return topic
 
 
 def _cross_checks(faqs: list[FaqEntry], intents: list[Intent], out: Collector, today: dt.date) -> None:

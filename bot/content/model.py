@@ -49,6 +49,7 @@ class FaqEntry:
     file: Path = Path()
     line: int = 0
     example_lines: tuple[int, ...] = ()
+    topic: str = ""  # a few words naming the entry, for "Anh chị hỏi về A, hay về B?"
 
 
 @dataclass(frozen=True)

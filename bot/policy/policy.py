@@ -33,6 +33,8 @@ PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 KEYPAD_BRANCHES = frozenset("123456")
 DANGER_REASON = "danger:"
 CHECK_REASON = "danger_check:"  # the brain suspects danger and asks the caller first
+CHOICE_REASON = "clarify:"  # the brain asks which of two FAQ entries the caller means
+CHOICE_KEYS = {"1": "một", "2": "hai"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class _State:
     danger: DangerKind | None = None  # the danger being handed over, until its transfer fails
     danger_seen: str | None = None
     asked_danger: str | None = None  # the kind the brain asked about (`danger_check:<kind>`), until the caller answers
+    choosing: bool = False  # the brain asked "A, hay B?" (`clarify:`): keypad 1 and 2 answer it
     next_id: int = 0
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
@@ -182,6 +185,7 @@ class CallPolicy:
         if text:
             s.turns += 1
             s.asked_danger = None  # answered: the brain decides what the answer means
+            s.choosing = False
             s.heard.append(text)
             del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
             found = self._matcher.find(text) if self._matcher else None
@@ -226,6 +230,7 @@ class CallPolicy:
         # answer | dialog (and anything unknown, which is safest treated as talk)
         if (d.reason or "").startswith(CHECK_REASON):
             s.asked_danger = d.reason.removeprefix(CHECK_REASON)
+        s.choosing = (d.reason or "").startswith(CHOICE_REASON)
         if d.action == "answer" and d.faq_id:
             s.answers.append(d.faq_id)
         if not reply:
@@ -245,6 +250,13 @@ class CallPolicy:
         if speech and not speech.say.interruptible:
             return []  # the call is already being closed
         stop: list[Action] = [StopSpeaking()] if speech else []
+        if s.choosing and digit in CHOICE_KEYS and s.phase is not Phase.THINKING:
+            # "Xin nói, hoặc bấm phím, một hay hai": here 1 and 2 choose, they do not transfer.
+            s.choosing = False
+            s.silences = 0
+            s.speech = None
+            s.phase = Phase.THINKING
+            return stop + [AskBrain(CHOICE_KEYS[digit])]
         if digit == "0":
             s.silences = 0
             branch = self.config.human_branch

@@ -2,6 +2,7 @@
 safety net's messages (`danger_<kind>`, `danger_<kind>_failed`, `danger_check`)."""
 from __future__ import annotations
 
+from bot.content.checks import CHOICE_PROMPT
 from bot.content.model import KnowledgeBase
 from bot.text import normalise_utterance, sentences
 
@@ -16,6 +17,8 @@ def spoken_texts(kb: KnowledgeBase) -> dict[str, str]:
     for intent in kb.intents:
         texts.setdefault(intent.id, intent.response)
     for name, raw in kb.prompts.items():
+        if name == CHOICE_PROMPT:
+            continue  # names two entries' topics: composed during the call, never whole beforehand
         if any(p in raw for p in PLACEHOLDERS):
             for branch in sorted(kb.branches):
                 texts.setdefault(f"{name}.{branch}", kb.prompt(name, branch))

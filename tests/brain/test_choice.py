@@ -1,0 +1,70 @@
+"""The either/or question in the real trained brain: a question that sits between two FAQ entries
+("lao động tự do tiền": how much, or how it is paid?) is asked about in the entries' topics, the
+reply in words or digits picks one, an unclear reply is asked once more and then goes to a
+person, and a new question is answered as one."""
+from __future__ import annotations
+
+import pytest
+
+from bot.brain.client import BrainClient
+from bot.content.load import load_knowledge_base
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BRAIN_PORT = 5185
+KB, _ = load_knowledge_base(ROOT / "data/faq")
+BETWEEN_TWO = "lao động tự do tiền"
+
+
+async def ask(brain: BrainClient, conversation: str) -> tuple[str, str]:
+    reply = await brain.turn(conversation, BETWEEN_TWO)
+    assert (reply.action, reply.faq_id) == ("dialog", None)
+    assert reply.reason.startswith("clarify:"), reply.reason
+    first, second = reply.reason.removeprefix("clarify:").split("|")
+    a, b = KB.faq(first), KB.faq(second)
+    assert {a.category, b.category} <= {"lao_dong_tu_do", "chi_tra"}
+    assert reply.reply == KB.prompts["clarify"].replace("{first}", a.topic).replace("{second}", b.topic)
+    return first, second
+
+
+@pytest.mark.parametrize("said, pick", [("một", 0), ("1", 0), ("cái thứ nhất", 0), ("hai", 1), ("2", 1),
+                                        ("cái thứ hai ạ", 1)])
+async def test_the_reply_picks_one_entry(brain: BrainClient, conversation, said, pick):
+    pair = await ask(brain, conversation)
+    reply = await brain.turn(conversation, said)
+    assert (reply.action, reply.faq_id) == ("answer", pair[pick])
+    assert reply.reply.startswith(KB.faq(pair[pick]).answer)
+
+
+async def test_the_reply_can_name_the_topic(brain: BrainClient, conversation):
+    pair = await ask(brain, conversation)
+    money = next(i for i, faq_id in enumerate(pair) if KB.faq(faq_id).topic.startswith("mức tiền"))
+    reply = await brain.turn(conversation, "mức tiền ấy")
+    assert (reply.action, reply.faq_id) == ("answer", pair[money])
+
+
+async def test_an_unclear_reply_is_asked_once_more_then_a_person(brain: BrainClient, conversation):
+    await ask(brain, conversation)
+    again = await brain.turn(conversation, "ờ")
+    assert again.reason.startswith("clarify:") and again.action == "dialog"
+    person = await brain.turn(conversation, "ờ")
+    assert (person.action, person.branch, person.reason) == ("transfer", 5, "not_understood:clarify")
+
+
+async def test_a_new_question_is_answered_as_one(brain: BrainClient, conversation):
+    await ask(brain, conversation)
+    reply = await brain.turn(conversation, "hộ nghèo được hỗ trợ bao nhiêu tiền hả chị")
+    assert (reply.action, reply.faq_id) == ("answer", "hongheo_muc_ho_tro")
+    after = await brain.turn(conversation, "một")  # the choice is over: "một" is not a choice any more
+    assert after.faq_id != "chi_tra_lao_dong_tu_do" or after.action != "answer"
+
+
+async def test_danger_overrides_an_open_choice(brain: BrainClient, conversation):
+    await ask(brain, conversation)
+    reply = await brain.turn(conversation, "cứu với nhà tôi đang cháy")
+    assert (reply.action, reply.branch, reply.reason) == ("transfer", 1, "danger:fire")
+
+
+async def test_a_clear_question_is_answered_without_asking(brain: BrainClient, conversation):
+    reply = await brain.turn(conversation, "lao động tự do được hỗ trợ bao nhiêu tiền")
+    assert (reply.action, reply.faq_id) == ("answer", "ldtd_muc_ho_tro")
