@@ -33,9 +33,11 @@ CANDIDATES: tuple[Voice, ...] = (
 
 
 def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES,
-        reuse: list[dict[str, Any]] | tuple[()] = ()) -> dict[str, Any]:
+        reuse: list[dict[str, Any]] | tuple[()] = (), reused_only: bool = False) -> dict[str, Any]:
     """`reuse`: earlier measurements ({"engine", "options", "rows"}); a row is taken over when the
-    same voice measured the same id with the same text (a slow voice's hour is not spent twice)."""
+    same voice measured the same id with the same text (a slow voice's hour is not spent twice).
+    `reused_only`: a voice with earlier rows is reported on those alone (a partial run), nothing
+    new is measured for it."""
     from bot.content.load import load_knowledge_base
     from bot.tts.coverage import kinds
     from bot.tts.recordings import RecordedPrompts
@@ -53,11 +55,13 @@ def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES,
                               "voices": [], "greeting": {}}
     baseline: dict[str, float] = {}
     for voice in candidates:
-        chosen = items[::voice.every]
+        chosen = items[::voice.every][:voice.limit]
         if not any(sid == "greeting" for sid, _ in chosen):
-            chosen.append(("greeting", texts["greeting"]))
+            chosen.append(("greeting", texts["greeting"]))  # its length is reported for every voice
         old = {r["id"]: r for e in reuse if e["engine"] == voice.engine and e["options"] == voice.options
                for r in e["rows"] if r.get("text") == texts.get(r["id"])}
+        if reused_only and old:
+            chosen = [(sid, text) for sid, text in chosen if sid in old]
         todo = [(sid, text) for sid, text in chosen if sid not in old]
         print(f"   {voice.label}: {len(todo)} of {len(chosen)} sentences to measure", file=sys.stderr, flush=True)
         fresh = {r["id"]: r for r in (measure(voice, todo, asr) if todo else [])}
@@ -68,7 +72,9 @@ def run(settings: Any, candidates: tuple[Voice, ...] = CANDIDATES,
         if not baseline:  # the first candidate is the reference
             baseline = {r["id"]: r["cer"] for r in rows}
         result["voices"].append(entry)
-        result["greeting"][voice.label] = round(next(r for r in rows if r["id"] == "greeting")["seconds"], 1)
+        greeting = next((r for r in rows if r["id"] == "greeting"), None)
+        if greeting is not None:
+            result["greeting"][voice.label] = round(greeting["seconds"], 1)
 
     recordings_dir = settings.path(settings.voice.recordings_dir)
     recorded = len(RecordedPrompts(recordings_dir))
@@ -89,8 +95,9 @@ def _voice_result(voice: Voice, rows: list[dict[str, Any]], kind: dict[str, str]
         cers = [r["cer"] for r in rows if kind[r["id"]] == k]
         if cers:
             by_kind[k] = {"n": len(cers), "mean_cer": round(statistics.fmean(cers), 4)}
+    # Whole rows: a later run can take them over (`--reuse bench/results/voice.json`).
     return {"label": voice.label, "engine": voice.engine, "options": voice.options, **summary(rows),
-            "by_kind": by_kind, "rows": [{k: r[k] for k in ("id", "cer", "seconds", "heard")} for r in rows]}
+            "by_kind": by_kind, "rows": rows}
 
 
 def _kind_cell(k: dict[str, Any] | None) -> str:
@@ -131,6 +138,16 @@ def section(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _earlier(path: Path) -> list[dict[str, Any]]:
+    """A saved result (bench/results/voice.json) or JSON lines of {engine, options, rows}."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return whole["voices"] if isinstance(whole, dict) and "voices" in whole else [whole]
+
+
 def main() -> None:
     """`python -m bench.voice [--reuse FILE.jsonl ...] [--save]`: --save writes bench/results/voice.*
     as `bench.run` does (then `python -m bench.run --only ""` rewrites docs/benchmarks.md)."""
@@ -142,12 +159,14 @@ def main() -> None:
     from bot.config import load_settings
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--reuse", nargs="*", default=[], help="JSON lines of earlier measurements")
+    parser.add_argument("--reuse", nargs="*", default=[],
+                        help="earlier measurements: bench/results/voice.json, or JSON lines of {engine, options, rows}")
+    parser.add_argument("--reused-only", action="store_true",
+                        help="report a voice with earlier rows on those alone (a partial run)")
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
-    reuse = [json.loads(line) for path in args.reuse for line in Path(path).read_text(encoding="utf-8").splitlines()
-             if line.strip()]
-    res = run(load_settings(), reuse=reuse)
+    reuse = [entry for path in args.reuse for entry in _earlier(Path(path))]
+    res = run(load_settings(), reuse=reuse, reused_only=args.reused_only)
     text = section(res)
     if args.save:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, check=False,

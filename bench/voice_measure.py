@@ -26,6 +26,7 @@ class Voice:
     engine: str                # registry name
     options: dict[str, Any]    # constructor options
     every: int = 1             # measure every n-th sentence (a voice too slow for all of them here)
+    limit: int | None = None   # and at most this many of them
 
 
 def _init(voice: Voice, asr_name: str, recordings_dir: str | None, scratch: str) -> None:

@@ -45,3 +45,17 @@ def test_the_section_shows_each_voice_by_kind_with_its_greeting_and_speed(settin
     assert f"| {result['n']} |" in row and "| 2.0 s |" in row and "| 0.05 |" in row
     assert "20.0% (" in row and "60.0% (" in row  # danger messages vs the rest, by kind
     assert "none usable" in text  # no recordings in an empty directory
+
+
+def test_a_partial_run_is_reported_on_its_own_sentences_beside_the_old_default(settings, kb, monkeypatch):
+    texts = list(spoken_texts(kb).items())
+    monkeypatch.setattr(voice, "measure", lambda v, items, asr, **kw: [fake_row(s, t, 0.5) for s, t in items])
+    slow = Voice("slow", "kokoro", {})
+    partial = [fake_row(sid, text, 0.25) for sid, text in texts[:4]]
+    result = voice.run(settings, candidates=(ESPEAK, slow), reuse=[{"engine": "kokoro", "options": {}, "rows": partial}],
+                       reused_only=True)
+    old, new = result["voices"]
+    assert old["n"] == len(texts) and new["n"] == 4 and new["mean_cer"] == 0.25
+    assert new["old_default_same_sentences"] == 0.5
+    assert "slow" not in result["greeting"]  # not measured in the partial run
+    assert "| 4 (old default on these: 50.0%) |" in voice.section(result)
