@@ -29,7 +29,7 @@ class EspeakEngine(TtsEngine):
         self.voice = voice
         self.speed = int(speed)
         self.pitch = pitch
-        self.gap = int(gap)  # extra pause between words, in 10 ms units (espeak-ng -g)
+        self.gap = int(gap)  # extra pause between words (espeak-ng -g: 10 ms units, stretched at slower speeds)
         self.timeout_s = timeout_s
         self.sample_rate = 22050  # what espeak-ng produces; checked on every result
 

@@ -59,6 +59,14 @@ def test_voice_key_names_the_settings_that_change_the_audio():
     assert EspeakEngine().voice_key == "espeak-ng:vi+f2:s140:p-"
 
 
+async def test_a_word_gap_lengthens_speech_and_is_part_of_the_key():
+    plain, gapped, wider = EspeakEngine(), EspeakEngine(gap=5), EspeakEngine(gap=10)
+    sizes = [(await e.synth(SENTENCE)).size / e.sample_rate for e in (plain, gapped, wider)]
+    # 11 gaps of 10 ms units (stretched at speeds below espeak's 175): at least 0.3 s more per 5 units
+    assert sizes[0] + 0.3 < sizes[1] < sizes[2] - 0.3, sizes
+    assert gapped.voice_key == plain.voice_key + ":g5"  # no gap keeps the old key: old caches stay valid
+
+
 def test_missing_program_is_a_clear_error():
     with pytest.raises(TtsUnavailable, match="espeak-ng-missing.*not found.*apt-get install espeak-ng"):
         EspeakEngine(binary="espeak-ng-missing")
