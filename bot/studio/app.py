@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import io
-import json
 import logging
-import math
 import re
 import secrets
 from pathlib import Path
@@ -24,13 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import soundfile as sf
 from aiohttp import web
 
 from bot.audio.files import read_audio
 from bot.audio.phone import PHONE_RATE, through_phone_line
 from bot.config import Settings
 from bot.studio import auth
+from bot.studio.responses import HEADERS, finite, json_error, wav_response
 from bot.studio.store import Content, Sentence, Store, StudioError
 from bot.studio.takes import RATE, TakeError, process
 from bot.studio.wordcheck import PhoneTranscriber
@@ -49,15 +46,6 @@ LOGIN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SENTENCE_ID = re.compile(r"^[A-Za-z0-9_.]{1,100}$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION: web.RequestKey[auth.Session | None] = web.RequestKey("studio_session", object)  # type: ignore[arg-type]
-HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": ("default-src 'self'; media-src 'self' blob:; img-src 'self' data:; "
-                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
-    "Permissions-Policy": "microphone=(self)",
-}
 NOT_CONFIGURED = ("Chưa có tài khoản biên tập viên nào. Người quản trị tạo tài khoản bằng lệnh "
                   "<code>bot studio-user add &lt;tên&gt;</code> (xem docs/studio.md), rồi tải lại trang này.")
 
@@ -134,15 +122,15 @@ class Studio:
         route = request.match_info.route
         public = (getattr(route, "name", None) or "").startswith("public-")
         if request.method not in SAFE_METHODS and not self._same_origin(request):
-            raise _json_error(403, "cross_origin", "Yêu cầu từ trang khác bị từ chối.")
+            raise json_error(403, "cross_origin", "Yêu cầu từ trang khác bị từ chối.")
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if not public:
             if session is None:
                 if request.method == "GET" and not request.path.startswith(f"{PREFIX}/api/"):
                     raise web.HTTPSeeOther(f"{PREFIX}/login", headers=HEADERS)
-                raise _json_error(401, "login", "Cần đăng nhập.")
+                raise json_error(401, "login", "Cần đăng nhập.")
             if request.method not in SAFE_METHODS and not _same(request.headers.get("X-CSRF-Token"), session.csrf):
-                raise _json_error(403, "csrf", "Thiếu mã bảo vệ (CSRF): tải lại trang rồi thử lại.")
+                raise json_error(403, "csrf", "Thiếu mã bảo vệ (CSRF): tải lại trang rồi thử lại.")
         request[SESSION] = session
         response = await handler(request)
         response.headers.update(HEADERS)
@@ -252,7 +240,7 @@ class Studio:
         rid = request.match_info["id"]
         sentence = (await asyncio.to_thread(self.content.current)).get(rid) if SENTENCE_ID.match(rid) else None
         if sentence is None:
-            raise _json_error(404, "unknown_sentence", "Không có câu nào mang mã này.")
+            raise json_error(404, "unknown_sentence", "Không có câu nào mang mã này.")
         return sentence
 
     # ----- audio to listen to ---------------------------------------------------------------------
@@ -264,10 +252,10 @@ class Studio:
         else:
             path = self.store.recording_path(sentence.id, which)
             if path is None:
-                raise _json_error(404, "no_recording", "Chưa có bản thu.")
+                raise json_error(404, "no_recording", "Chưa có bản thu.")
             pcm = (await asyncio.to_thread(read_audio, path, PHONE_RATE))[0]
         # As the caller hears it: 8 kHz, through G.711 µ-law.
-        return _wav(await asyncio.to_thread(through_phone_line, pcm, PHONE_RATE), PHONE_RATE)
+        return wav_response(await asyncio.to_thread(through_phone_line, pcm, PHONE_RATE), PHONE_RATE)
 
     async def _clarity(self, request: web.Request) -> web.Response:
         """How well a caller follows this sentence, as `bot prompts --check --jsonl` measures it:
@@ -298,7 +286,7 @@ class Studio:
         """The synthetic voice for `text`, from the prompt cache (rendered now if missing),
         ignoring recordings: what callers hear if no take is live."""
         if self.cache is None or self.tts is None:
-            raise _json_error(404, "no_voice", "Không có giọng tổng hợp trên máy này.")
+            raise json_error(404, "no_voice", "Không có giọng tổng hợp trên máy này.")
         pieces = []
         for part in split_sentences(text):
             path = self.cache.path(part)
@@ -311,7 +299,7 @@ class Studio:
         try:
             path = self.store.take_audio(request.match_info["take"])
         except StudioError as exc:
-            raise _json_error(exc.status, exc.code, str(exc)) from None
+            raise json_error(exc.status, exc.code, str(exc)) from None
         return web.Response(body=path.read_bytes(), content_type="audio/wav")
 
     # ----- takes ----------------------------------------------------------------------------------
@@ -324,7 +312,7 @@ class Studio:
                 processed = await asyncio.to_thread(process, data, self.target_lufs)
             except TakeError as exc:
                 self.store.audit(user, "take_refused", sentence.id, reason=exc.code, bytes=len(data))
-                raise _json_error(415 if exc.code == "format" else 422, exc.code, str(exc)) from None
+                raise json_error(415 if exc.code == "format" else 422, exc.code, str(exc)) from None
             phone = np.zeros(0, np.int16)
             words: dict[str, Any] | None = None
             if not processed.blocked:
@@ -339,7 +327,7 @@ class Studio:
             "loudness_in": processed.loudness_in, "loudness_out": processed.loudness_out,
             "gain_db": processed.gain_db, "clipped_fraction": processed.clipped_fraction,
             "snr_db": processed.snr_db, "flags": flags, "words": words}
-        report = _finite(report)
+        report = finite(report)
         needs_override = bool(flags) or not (words or {}).get("ok", False)
         take = await asyncio.to_thread(self.store.new_take, sentence, user, processed.pcm, RATE, phone,
                                        PHONE_RATE, report, needs_override, processed.blocked)
@@ -350,15 +338,15 @@ class Studio:
         """The raw upload, refused past the size limit without reading it all into memory."""
         length = request.content_length
         if length is not None and length > self.max_upload:
-            raise _json_error(413, "too_big", f"Tệp lớn quá {self.max_upload // 2**20} MB.")
+            raise json_error(413, "too_big", f"Tệp lớn quá {self.max_upload // 2**20} MB.")
         chunks, size = [], 0
         async for chunk in request.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > self.max_upload:
-                raise _json_error(413, "too_big", f"Tệp lớn quá {self.max_upload // 2**20} MB.")
+                raise json_error(413, "too_big", f"Tệp lớn quá {self.max_upload // 2**20} MB.")
             chunks.append(chunk)
         if not size:
-            raise _json_error(400, "empty", "Không có âm thanh trong yêu cầu.")
+            raise json_error(400, "empty", "Không có âm thanh trong yêu cầu.")
         return b"".join(chunks)
 
     async def _accept(self, request: web.Request) -> web.Response:
@@ -372,7 +360,7 @@ class Studio:
             current = await asyncio.to_thread(self.content.current)
             meta = await asyncio.to_thread(self.store.accept, request.match_info["take"], user, override, current)
         except StudioError as exc:
-            raise _json_error(exc.status, exc.code, str(exc)) from None
+            raise json_error(exc.status, exc.code, str(exc)) from None
         return web.json_response({"ok": True, "recording": meta})
 
     async def _restore(self, request: web.Request) -> web.Response:
@@ -380,7 +368,7 @@ class Studio:
         try:
             meta = await asyncio.to_thread(self.store.restore, sentence.id, _user(request))
         except StudioError as exc:
-            raise _json_error(exc.status, exc.code, str(exc)) from None
+            raise json_error(exc.status, exc.code, str(exc)) from None
         return web.json_response({"ok": True, "recording": meta})
 
 
@@ -392,34 +380,6 @@ def _user(request: web.Request) -> str:
 
 def _same(given: str | None, expected: str | None) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
-
-
-def _json_error(status: int, code: str, message: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
-           409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge, 415: web.HTTPUnsupportedMediaType,
-           422: web.HTTPUnprocessableEntity}[status]
-    body = json.dumps({"error": code, "message": message}, ensure_ascii=False)
-    if cls is web.HTTPRequestEntityTooLarge:
-        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=body, content_type="application/json",
-                                             headers=HEADERS)
-    return cls(text=body, content_type="application/json", headers=HEADERS)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity: a loudness of -inf (silence) is reported as null."""
-    if isinstance(value, float):
-        return round(value, 3) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _wav(pcm: np.ndarray, rate: int) -> web.Response:
-    buffer = io.BytesIO()
-    sf.write(buffer, pcm, rate, format="WAV", subtype="PCM_16")
-    return web.Response(body=buffer.getvalue(), content_type="audio/wav")
 
 
 def mount_studio(app: web.Application, settings: Settings, cache: PromptCache | None = None,

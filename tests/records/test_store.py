@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from bot.records.report import build_report, mask_numbers
 from bot.records.schema import Call, CallEventRow
-from bot.records.store import RecordStore, make_engine, migrate, purge_transcripts
+from bot.records.retention import purge_transcripts
+from bot.records.store import RecordStore, make_engine, migrate
 from tests.records.helpers import record
 
 
