@@ -127,6 +127,15 @@ class PromptCache:
 
     async def audio(self, text: str, engine: TtsEngine) -> np.ndarray:
         """The audio for `text`: cached and recorded pieces, live synthesis (then stored) for the rest."""
+        return self._join(await self._pieces(text, engine, store=True))
+
+    async def preview(self, text: str, engine: TtsEngine) -> np.ndarray:
+        """What `audio` would play for `text`, without storing anything: pieces not in the cache
+        are synthesised and converted exactly as `put` would, then dropped (`bot prompts --check`
+        measures what callers hear but must not fill the cache)."""
+        return self._join(await self._pieces(text, engine, store=False))
+
+    async def _pieces(self, text: str, engine: TtsEngine, store: bool) -> list[np.ndarray]:
         self._check(engine)
         pieces = []
         for seg in self.plan(text):
@@ -138,27 +147,12 @@ class PromptCache:
                     if seg.recording is not None:
                         raise  # checked readable at start-up; changed under us since
             pcm = await engine.synth(seg.text)
-            self.put(seg.text, pcm, engine.sample_rate)
-            pieces.append(self._load(seg))
-        return self._join(pieces)
-
-    async def preview(self, text: str, engine: TtsEngine) -> np.ndarray:
-        """What `audio` would play for `text`, without storing anything: pieces not in the cache
-        are synthesised and converted exactly as `put` would, then dropped (`bot prompts --check`
-        measures what callers hear but must not fill the cache)."""
-        self._check(engine)
-        pieces = []
-        for seg in self.plan(text):
-            if seg.cached:
-                try:
-                    pieces.append(self._load(seg))
-                    continue
-                except AudioFileError:
-                    if seg.recording is not None:
-                        raise
-            pcm = await engine.synth(seg.text)
-            pieces.append(resample(pcm, engine.sample_rate, self.sample_rate))
-        return self._join(pieces)
+            if store:
+                self.put(seg.text, pcm, engine.sample_rate)
+                pieces.append(self._load(seg))
+            else:
+                pieces.append(resample(pcm, engine.sample_rate, self.sample_rate))
+        return pieces
 
     # ── rendering ahead of time ────────────────────────────────────────────────────────────
     async def render_all(self, texts: Iterable[str], engine: TtsEngine, progress: Progress | None = None,
