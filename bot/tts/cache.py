@@ -62,7 +62,7 @@ class RenderStats:
 
 
 class PromptCache:
-    def __init__(self, directory: Path | str = DEFAULT_DIR, voice_key: str = "espeak-ng:vi+f2:s140:p-",
+    def __init__(self, directory: Path | str = DEFAULT_DIR, voice_key: str = "espeak-ng:vi+f2:s120:p-",
                  sample_rate: int = PHONE_RATE, recordings: RecordedPrompts | None = None) -> None:
         self.directory = Path(directory)
         self.voice_key = voice_key

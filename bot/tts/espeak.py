@@ -10,9 +10,11 @@ import soundfile as sf
 
 from bot.tts.base import TtsCapabilities, TtsEngine, TtsError, TtsUnavailable
 
-# vi+f2 at 140 words (= syllables) per minute was the most intelligible setting measured.
+# vi+f2 at 120 words (= syllables) per minute: over all 139 sentences the bot says, the recogniser
+# round trip (bot/tts/roundtrip.py) reads it back at a mean CER of 45.6 %, against 47.4 % at the
+# old 140 (better on 82 sentences, worse on 53; docs/voice.md, docs/benchmarks.md "Voice").
 DEFAULT_VOICE = "vi+f2"
-DEFAULT_SPEED = 140
+DEFAULT_SPEED = 120
 
 
 class EspeakEngine(TtsEngine):
