@@ -11,7 +11,7 @@ from bot.tts.espeak import EspeakEngine
 
 def test_registry_makes_espeak_by_default_with_options():
     engine = make_tts()
-    assert isinstance(engine, EspeakEngine) and engine.voice == "vi+f2" and engine.speed == 140
+    assert isinstance(engine, EspeakEngine) and engine.voice == "vi+f2" and engine.speed == 120
     assert make_tts("espeak", speed=160).speed == 160
 
 
