@@ -28,6 +28,8 @@ from bot.noise import garbled_copy
 from bot.text import strip_diacritics
 
 BENCH_PORT = 5405
+HELDOUT = "data/eval/heldout.yml"
+CALLERS = "data/eval/callers.yml"  # written blind in callers' words (issue 11); test sealed
 # Reasons of turns where the bot asks instead of guessing: please rephrase, the safety net's
 # question, an either/or question between two entries.
 ASKING = ("rephrase:", "danger_check:", "clarify:")
@@ -83,6 +85,30 @@ def clarify_outcome(reply: BrainReply, want: Expected) -> dict[str, bool]:
     offered = reply.reason.removeprefix("clarify:").split("|")
     return {"clarify": True, "clarify_needed": offered[0] != want.faq_id,
             "clarify_offers_right": want.faq_id in offered}
+
+
+def char_grams(text: str, n: int = 4) -> set[str]:
+    bare = " ".join(strip_diacritics(text).lower().split())
+    return {bare[i:i + n] for i in range(len(bare) - n + 1)}
+
+
+def split_overlap(settings: Settings, kb: KnowledgeBase) -> dict[str, float]:
+    """How close each split sits to the training examples: per utterance, the largest Jaccard
+    overlap of its character 4-grams (no diacritics) with any one training example, averaged.
+    A split far closer to the training data than callers are shows itself here."""
+    training = [char_grams(e) for f in kb.faqs for e in f.examples] + [char_grams(e) for i in kb.intents for e in i.examples]
+    out: dict[str, float] = {}
+    for name in (HELDOUT, CALLERS):
+        path = settings.path(name)
+        if not path.exists():
+            continue
+        for split in ("dev", "test"):
+            scores = []
+            for item in load_split(path, split):
+                grams = char_grams(item["text"])
+                scores.append(max((len(grams & t) / len(grams | t) for t in training if t), default=0.0))
+            out[f"{Path(name).stem} {split}"] = round(statistics.mean(scores), 3) if scores else 0.0
+    return out
 
 
 def load_split(path: Path, split: str) -> list[dict[str, str]]:
@@ -206,7 +232,7 @@ async def measure_training(settings: Settings, kb: KnowledgeBase) -> float:
 async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
     kb, _ = load_knowledge_base(settings.path(settings.content.dir))
     assert kb is not None, "content does not validate"
-    heldout = settings.path("data/eval/heldout.yml")
+    heldout = settings.path(HELDOUT)
     s = settings.replace(rasa={"port": BENCH_PORT, "actions_port": BENCH_PORT + 50})
     results: dict[str, Any] = {"model": latest_model(s).name}
     if train:
@@ -235,6 +261,14 @@ async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
             await evaluate(client, load_split(heldout, "dev")[:10], kb, s.dialogue.human_branch)  # warm-up
             test = await evaluate(client, load_split(heldout, "test"), kb, s.dialogue.human_branch)
             dev = await evaluate(client, load_split(heldout, "dev"), kb, s.dialogue.human_branch)
+            callers = settings.path(CALLERS)
+            if callers.exists():  # issue 11's blind split in callers' words
+                results["callers"] = {}
+                for split in ("test", "dev"):
+                    found = await evaluate(client, load_split(callers, split), kb, s.dialogue.human_branch)
+                    found.pop("latencies_ms")
+                    results["callers"][split] = found
+        results["overlap"] = split_overlap(settings, kb)
         latencies = test.pop("latencies_ms") + dev.pop("latencies_ms")
         results["latency_ms"] = {"n": len(latencies), "p50": round(statistics.median(latencies), 1),
                                  "p95": round(percentile(latencies, 95), 1), "max": round(max(latencies), 1)}

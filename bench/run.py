@@ -28,6 +28,28 @@ def _clarify(c: dict) -> str:
     return f"{c['clarify']} of {c['n']} ({c['clarify_needed']} / {c['clarify_offers_right']})"
 
 
+def _callers_rows(r: dict) -> list[str]:
+    """The blind callers' split (data/eval/callers.yml) and how close each split is to training."""
+    rows: list[str] = []
+    c = r.get("callers")
+    if c:
+        t, d = c["test"], c["dev"]
+        rows += ["Callers' words (`data/eval/callers.yml`, written blind from the labels and the policy sources;",
+                 "test sealed), as written and without diacritics, then garbled:", "",
+                 "| measure | test | dev | target |", "|---|---|---|---|",
+                 f"| right action | {t['right_action']:.1%} (n={t['n']}) | {d['right_action']:.1%} (n={d['n']}) | ≥ 97 % |",
+                 f"| wrong answer read out | {t['wrong_answer']:.1%} | {d['wrong_answer']:.1%} | ≤ 1 % |",
+                 f"| asked instead / put through instead | {t['asked']:.1%} / {t['transferred']:.1%} | "
+                 f"{d['asked']:.1%} / {d['transferred']:.1%} | |",
+                 f"| garbled: right action | {t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
+                 f"| garbled: wrong answer read out | {t['wrong_answer_garbled']:.1%} | {d['wrong_answer_garbled']:.1%} | ≤ 2 % |",
+                 ""]
+    if r.get("overlap"):
+        rows += ["Closeness to the training examples (per utterance, the largest character-4-gram Jaccard overlap "
+                 "with one training example, averaged): " + ", ".join(f"{k} {v}" for k, v in r["overlap"].items()) + ".", ""]
+    return rows
+
+
 def brain_section(r: dict) -> str:
     t, d = r["test"], r["dev"]
     lines = [
@@ -48,9 +70,9 @@ def brain_section(r: dict) -> str:
         f"| **wrong answer read out** (an FAQ answer, not the one asked for) | {t['wrong_answer']:.1%} | {d['wrong_answer']:.1%} | ≤ 1 % |",
         f"| wrong, but asked instead (rephrase, safety question, either/or) | {t['asked']:.1%} | {d['asked']:.1%} | |",
         f"| wrong, but put through to a person instead | {t['transferred']:.1%} | {d['transferred']:.1%} | |",
-        f"| asked which of two entries (needed: the first guess was wrong / the right one was offered) | "
+        "| asked which of two entries (needed: the first guess was wrong / the right one was offered) | "
         + " | ".join(_clarify(x["clarify"]["written"]) for x in (t, d)) + " | |",
-        f"| garbled, asked which of two entries | " + " | ".join(_clarify(x["clarify"]["garbled"]) for x in (t, d)) + " | |",
+        "| garbled, asked which of two entries | " + " | ".join(_clarify(x["clarify"]["garbled"]) for x in (t, d)) + " | |",
         f"| garbled (bot/noise.py: tones, northern merges, finals, a lost syllable): right action | "
         f"{t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
         f"| garbled: wrong answer read out / asked / put through | {t['wrong_answer_garbled']:.1%} / "
@@ -68,6 +90,7 @@ def brain_section(r: dict) -> str:
         f"| RSS: Rasa server / after 3 swaps / action server | {r['rss_mb']['rasa_server']} / "
         f"{r['rss_mb']['rasa_server_after_3_swaps']} / {r['rss_mb']['action_server']} MB |",
         "",
+        *_callers_rows(r),
         f"Thresholds that maximise dev accuracy (grid search, raw NLU): {r['thresholds_on_dev']}.",
         "",
         # Dev mistakes only: printing the test split's mistakes would invite writing training data
