@@ -63,6 +63,7 @@ async def concurrency(settings: Settings, engines, client, files: list[Path], si
     rows = []
     for n in sizes:
         host = CallHost(settings, engines, client, config)
+        await host.load_workers()  # as the gateway does at start-up, before it takes calls
         base_rss = rss_mb_self()
         calls = [host.open_call(RecordingPeer()) for _ in range(n)]
         runs = [asyncio.create_task(c.run()) for c in calls]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -162,6 +163,15 @@ class _Index:
 
 
 class DangerMatcher:
+    @classmethod
+    def shared(cls, net: DangerNet) -> DangerMatcher:
+        """One matcher per loaded net, shared by every call: building one costs ~20 ms of CPU,
+        which ten calls starting together paid on the event loop (frames 0.2 s late, measured)."""
+        matcher = _SHARED.get(net)
+        if matcher is None:
+            matcher = _SHARED[net] = cls(net)
+        return matcher
+
     def __init__(self, net: DangerNet) -> None:
         self.net = net
         self._asking = _Index(_phrases(net.asking))
@@ -190,3 +200,7 @@ class DangerMatcher:
                             break
                     return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak)
         return None
+
+
+# Keyed by the net object itself (weakly): a reloaded danger.yml is a new net and gets its own.
+_SHARED: weakref.WeakKeyDictionary[DangerNet, DangerMatcher] = weakref.WeakKeyDictionary()

@@ -11,6 +11,7 @@ from bot.brain.servers import running_brain
 from bot.call.session import call_config, make_engines
 from bot.config import Settings
 from bot.content.load import load_knowledge_base
+from bot.danger.match import DangerMatcher
 from bot.gateway.host import CallHost
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ async def gateway_host(settings: Settings, render: bool = True) -> AsyncIterator
         async with BrainClient(brain.url, brain.token, kb, settings.dialogue.human_branch,
                                settings.rasa.timeout_s) as client:
             host = CallHost(settings, engines, client, call_config(settings))
-            host.workers  # noqa: B018 - load every worker's recogniser now, not at the first call
+            await host.load_workers()  # now, not at the first call
+            net = engines.danger() if engines.danger else kb.danger
+            if net is not None:
+                DangerMatcher.shared(net)  # built once here, shared by every call's policy
             if settings.records.enabled:
                 from bot.records.store import RecordStore
 

@@ -117,7 +117,7 @@ class CallPolicy:
         self._prompts = prompts
         self.config = config
         self._danger = danger
-        self._matcher = DangerMatcher(danger) if danger else None
+        self._matcher = DangerMatcher.shared(danger) if danger else None
         self._s = _State()
 
     @property
