@@ -21,11 +21,13 @@ from typing import Any, Protocol
 
 from bot.asr.base import AsrEngine
 from bot.audio.frames import AudioFrame
-from bot.call.events import CallEndedEvent, Emitter, Listener, SummaryEvent
+from bot.audio.jitter import Playout
+from bot.call.events import CallEndedEvent, Emitter, EngineErrorEvent, Listener, SummaryEvent
 from bot.call.records import CallRecorder, mask_phone
 from bot.call.session import Brain, CallConfig, CallSession, Engines
 from bot.call.timing import FRAME_MS, FRAME_S, Grid
 from bot.config import Settings
+from bot.ops.logs import call_id_var
 
 log = logging.getLogger(__name__)
 
@@ -165,19 +167,64 @@ class LiveCall:
         self._t0: float | None = None
         self._last_input: float = 0.0
         self._hung_up = False
+        self._heard_ms = 0.0
+        self.playout = Playout()
         self.summary: SummaryEvent | None = None
         self.events: list[dict[str, Any]] = []  # this call's events (JSON form), for transports and tests
 
     # ----- from the transport (never blocks) -----------------------------------------------------
-    def audio(self, frame: AudioFrame) -> None:
-        self._put("audio", frame)
+    # The caller's audio goes through the call's `Playout` (bot/audio/jitter.py), pulled on this
+    # call's 20 ms pacing in `_speak_until_done`: recognition gets one frame per slot, real or
+    # silence, so a caller's turn ends by the clock when their audio stops (silence suppression,
+    # comfort noise, a dead line) on every transport. Here rather than in each transport because
+    # the pacing loop is already here (no timer per call), and AudioSocket and the browser need
+    # the same clock; RTP only adds its sequence numbers (reordering, duplicates, loss).
+    def audio(self, frame: AudioFrame, seq: int | None = None, ts: int | None = None,
+              marker: bool = False) -> None:
+        """One frame of the caller's audio as it arrived; `seq`, `ts`, `marker`: its RTP sequence
+        number, timestamp and marker bit when the transport has them (None: in order, reliable)."""
+        if self._hung_up:
+            return
+        self.playout.push(frame, self._touch(), seq, ts, marker)
+
+    def caller_silent(self, level: int | None = None, seq: int | None = None) -> None:
+        """The line says the caller is silent (an RFC 3389 comfort-noise packet, `level` in -dBov).
+        It keeps the line alive for the media timeout; it is never speech."""
+        if self._hung_up:
+            return
+        self.playout.caller_silent(self._touch(), level, seq)
 
     def dtmf(self, digit: str) -> None:
         self._put("dtmf", digit)
 
     def hung_up(self) -> None:
         """The caller hung up or the line died (BYE, socket closed, media timeout)."""
+        if not self._hung_up:
+            for frame in self.playout.drain():  # their last words, still waiting, are heard first
+                self._inbox.append(("audio", frame, self._stamp(self._now_ms())))
         self._put("hangup", None)
+
+    def _touch(self) -> float:
+        """Real media arrived now: the line is alive (generated silence never counts)."""
+        now = asyncio.get_running_loop().time()
+        if self._t0 is not None:
+            self._last_input = now
+        return now
+
+    def _stamp(self, t_ms: float) -> float:
+        """Frames reach recognition in time order, even when a slot hands over a backlog."""
+        self._heard_ms = max(self._heard_ms, t_ms)
+        return self._heard_ms
+
+    def _play_in(self, now: float) -> None:
+        """This slot's caller audio from the playout to recognition (called every 20 ms)."""
+        frames = self.playout.pull(now)
+        if not frames or self._hung_up:
+            return
+        t = self._now_ms()
+        for i, frame in enumerate(frames):
+            self._inbox.append(("audio", frame, self._stamp(t - FRAME_MS * (len(frames) - 1 - i))))
+        self._arrived.set()
 
     def _put(self, kind: str, value: Any) -> None:
         if self._hung_up:
@@ -196,6 +243,13 @@ class LiveCall:
 
     async def run(self) -> SummaryEvent:
         """The whole call; returns its summary. Never raises for a caller's or engine's problem."""
+        token = call_id_var.set(self.call_id)  # every log line of this call (and its tasks) carries its id
+        try:
+            return await self._run()
+        finally:
+            call_id_var.reset(token)
+
+    async def _run(self) -> SummaryEvent:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
         self._last_input = self._t0
@@ -211,8 +265,9 @@ class LiveCall:
             stream = await loop.run_in_executor(worker.executor, worker.engine.stream)
             session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
                                   recorder, executor=worker.executor, asr_stream=stream)
-        except Exception:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
+        except Exception as exc:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
             log.exception("call %s: cannot start recognition", self.call_id)
+            emit(EngineErrorEvent("asr", type(exc).__name__), 0.0)
             worker.calls -= 1
             host._forget(self)
             await self.peer.hangup("error")
@@ -221,6 +276,7 @@ class LiveCall:
                 recorder.close(self.summary)  # even this call leaves a record
             except OSError:
                 log.exception("could not write the call record")
+            emit(CallEndedEvent.of(self.summary))  # ...and is counted like every other (metrics)
             return self.summary
         self.session = session
         listen: asyncio.Task | None = None
@@ -279,6 +335,7 @@ class LiveCall:
             stats.lateness_ms.append(late_ms)
             if late_ms > 200:  # hopelessly behind (machine overloaded): skip, don't burst
                 slot = now
+            self._play_in(now)
             await grid.step(session, self._now_ms(), self.peer.send_audio)
             if not self._hung_up and timeout_s > 0 and now - self._last_input > timeout_s:
                 log.info("call %s: no media for %.0f s, ending", self.call_id, timeout_s)

@@ -1,4 +1,7 @@
-"""One call's RTP socket: G.711 out every 20 ms, G.711 and RFC 4733 keypad events in."""
+"""One call's RTP socket: G.711 out every 20 ms; G.711, RFC 3389 comfort noise and RFC 4733 keypad
+events in. Incoming audio goes to the call with its sequence number, timestamp and marker bit:
+the call's playout (bot/audio/jitter.py, pulled on the call's 20 ms pacing) reorders it, drops
+duplicates, conceals losses and plays silence when the line goes quiet."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +11,7 @@ from collections.abc import Callable
 
 from bot.audio.frames import AudioFrame
 from bot.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from bot.transports.sip.rtp import DtmfReceiver, JitterBuffer, RtpError, RtpPacket, parse_rtp
+from bot.transports.sip.rtp import DtmfReceiver, RtpError, RtpPacket, comfort_noise_level, parse_rtp
 from bot.transports.sip.sdp import Negotiated
 
 log = logging.getLogger(__name__)
@@ -20,9 +23,14 @@ ENCODE = {"PCMU": ulaw_encode, "PCMA": alaw_encode}
 DECODE = {"PCMU": ulaw_decode, "PCMA": alaw_decode}
 
 
+OnAudio = Callable[[AudioFrame, int, int, bool], None]   # frame, seq, ts, marker
+OnSilence = Callable[[int | None, int], None]            # CN level (-dBov), seq
+
+
 class RtpSession(asyncio.DatagramProtocol):
-    def __init__(self, on_audio: Callable[[AudioFrame], None], on_dtmf: Callable[[str], None]) -> None:
-        self.on_audio, self.on_dtmf = on_audio, on_dtmf
+    def __init__(self, on_audio: OnAudio, on_dtmf: Callable[[str], None],
+                 on_silence: OnSilence | None = None) -> None:
+        self.on_audio, self.on_dtmf, self.on_silence = on_audio, on_dtmf, on_silence
         self.negotiated: Negotiated | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
@@ -31,11 +39,12 @@ class RtpSession(asyncio.DatagramProtocol):
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
         self._first = True
-        self._in_ssrc: int | None = None
-        self._jitter = JitterBuffer()
         self._dtmf = DtmfReceiver()
-        self._flush: asyncio.TimerHandle | None = None
-        self.sent = self.received = self.dropped = self.voiced_sent = 0
+        self._in_ssrc: int | None = None
+        self._seq_shift = 0                 # added to a sender's sequence numbers (see _receive)
+        self._last_seq: int | None = None
+        self.sent = self.received = self.dropped = self.voiced_sent = self.comfort_noise = 0
+        self.last_received_at = 0.0  # loop time of the newest packet accepted (tests, diagnostics)
 
     # ----- setup ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -47,8 +56,6 @@ class RtpSession(asyncio.DatagramProtocol):
         self._remote = negotiated.remote
 
     def close(self) -> None:
-        if self._flush:
-            self._flush.cancel()
         if self.transport is not None:
             self.transport.close()
             self.transport = None
@@ -94,34 +101,29 @@ class RtpSession(asyncio.DatagramProtocol):
             self.dropped += 1
             return
         self.received += 1
+        self.last_received_at = asyncio.get_running_loop().time()
+        if packet.ssrc != self._in_ssrc:
+            # A new source (a PBX re-anchoring media, a transfer) starts its own numbers: shift them
+            # to follow the last one we had, so the playout neither mistakes them for old packets
+            # nor reorders two senders' audio.
+            if self._in_ssrc is not None and self._last_seq is not None:
+                self._seq_shift = (self._last_seq + 1 - packet.seq) & 0xFFFF
+            self._in_ssrc = packet.ssrc
+        seq = (packet.seq + self._seq_shift) & 0xFFFF
+        self._last_seq = seq
         if packet.pt == neg.dtmf_pt:
             for digit in self._dtmf.feed(packet):
                 self.on_dtmf(digit)
             return
-        if packet.pt != neg.pt:
-            return  # comfort noise and anything else: ignored
-        if packet.ssrc != self._in_ssrc:
-            self._in_ssrc = packet.ssrc
-            self._jitter.reset()
-        loop = asyncio.get_running_loop()
-        self._deliver(self._jitter.push(packet.seq, packet.payload, loop.time()))
-        if self._jitter.waiting and self._flush is None:
-            self._flush = loop.call_later(self._jitter.max_wait_s, self._on_flush)
-
-    def _on_flush(self) -> None:
-        self._flush = None
-        loop = asyncio.get_running_loop()
-        self._deliver(self._jitter.flush(loop.time()))
-        if self._jitter.waiting:
-            self._flush = loop.call_later(self._jitter.max_wait_s / 2, self._on_flush)
-
-    def _deliver(self, payloads: list[bytes]) -> None:
-        neg = self.negotiated
-        if neg is None:
+        if packet.pt == neg.cn_pt:  # RFC 3389: the caller is silent; never speech
+            self.comfort_noise += 1
+            if self.on_silence is not None:
+                self.on_silence(comfort_noise_level(packet.payload), seq)
             return
-        for payload in payloads:
-            if payload:
-                self.on_audio(AudioFrame(DECODE[neg.encoding](payload).tobytes(), RATE))
+        if packet.pt != neg.pt or not packet.payload:
+            return  # anything else (another codec we did not agree on): ignored
+        frame = AudioFrame(DECODE[neg.encoding](packet.payload).tobytes(), RATE)
+        self.on_audio(frame, seq, packet.ts, packet.marker)
 
 
 async def open_rtp(host: str, port_min: int, port_max: int, session: RtpSession,

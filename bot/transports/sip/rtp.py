@@ -1,5 +1,6 @@
-"""RTP packets (RFC 3550 section 5.1), RFC 4733 telephone-events, and the receiving side's
-jitter buffer and keypad-event de-duplication. Pure code: no sockets (see media.py).
+"""RTP packets (RFC 3550 section 5.1), RFC 4733 telephone-events and their de-duplication, RFC 3389
+comfort noise's level. Pure code: no sockets (see media.py); the jitter buffer is the call's
+playout (bot/audio/jitter.py).
 
 `RtpError` is the only error raised on input.
 """
@@ -81,6 +82,12 @@ def parse_event(payload: bytes) -> TelephoneEvent:
     return TelephoneEvent(event, bool(flags & 0x80), flags & 0x3F, duration)
 
 
+def comfort_noise_level(payload: bytes) -> int | None:
+    """RFC 3389 section 3: the first byte is the noise level in -dBov (0-127; the top bit is
+    reserved); spectral parameters may follow and are not used. None: no level given."""
+    return payload[0] & 0x7F if payload else None
+
+
 class DtmfReceiver:
     """One digit per RFC 4733 event. An event is identified by its RTP timestamp (section 2.5.1.2:
     all packets of an event share the timestamp of its start); the end packet is sent three times
@@ -112,71 +119,3 @@ class DtmfReceiver:
     def _finish(self, ts: int) -> None:
         self._done.append(ts)
         del self._done[:-16]
-
-
-class JitterBuffer:
-    """Puts audio packets back in sequence order. A packet waits at most `depth` packets (or
-    `max_wait_s`) for a missing predecessor; the gap is then skipped. Packets older than what was
-    already delivered, and duplicates, are dropped. A sequence jump of more than `reset_gap`
-    (a new sender) restarts the buffer."""
-
-    def __init__(self, depth: int = 3, max_wait_s: float = 0.06, reset_gap: int = 1000) -> None:
-        self.depth, self.max_wait_s, self.reset_gap = depth, max_wait_s, reset_gap
-        self._next: int | None = None          # extended sequence number expected next
-        self._held: dict[int, tuple[bytes, float]] = {}
-        self._last_ext = 0
-        self.late = self.lost = self.duplicates = 0
-
-    def _extend(self, seq: int) -> int:
-        """A 16-bit sequence number as a growing integer (RFC 3550 appendix A.1 idea)."""
-        base = self._last_ext
-        candidate = (base & ~0xFFFF) | seq
-        if candidate - base > 0x8000:
-            candidate -= 0x10000
-        elif base - candidate > 0x8000:
-            candidate += 0x10000
-        return candidate
-
-    def push(self, seq: int, payload: bytes, now: float) -> list[bytes]:
-        ext = self._extend(seq)
-        if self._next is None or abs(ext - self._next) > self.reset_gap:
-            self._held.clear()
-            self._next = ext
-            self._last_ext = ext
-        if ext < self._next:
-            self.late += 1
-            return []
-        if ext in self._held:
-            self.duplicates += 1
-            return []
-        self._last_ext = max(self._last_ext, ext)
-        self._held[ext] = (payload, now)
-        return self._release(now)
-
-    def reset(self) -> None:
-        self._held.clear()
-        self._next = None
-
-    def flush(self, now: float) -> list[bytes]:
-        """Give up on gaps that held packets have waited too long for (call when the stream pauses)."""
-        return self._release(now)
-
-    @property
-    def waiting(self) -> bool:
-        return bool(self._held)
-
-    def _release(self, now: float) -> list[bytes]:
-        out: list[bytes] = []
-        while self._held:
-            assert self._next is not None
-            if self._next in self._held:
-                out.append(self._held.pop(self._next)[0])
-                self._next += 1
-                continue
-            oldest = min(self._held)
-            if len(self._held) > self.depth or now - self._held[oldest][1] >= self.max_wait_s:
-                self.lost += oldest - self._next
-                self._next = oldest
-                continue
-            break
-        return out

@@ -1,7 +1,9 @@
 """SDP offer/answer for one audio stream (RFC 4566 syntax, RFC 3264 negotiation).
 
-We take G.711 µ-law (PCMU, payload type 0) or A-law (PCMA, 8) at 8 kHz and RFC 4733
-telephone-event at 8 kHz under whatever payload type the offer gives it. `SdpError` is the only
+We take G.711 µ-law (PCMU, payload type 0) or A-law (PCMA, 8) at 8 kHz, RFC 4733
+telephone-event at 8 kHz and RFC 3389 comfort noise (CN/8000, static type 13) under whatever
+payload types the offer gives them. Accepting CN lets a line that suppresses silence tell us its
+caller is silent (and how loud the line's noise is) instead of sending nothing or G.711 silence. `SdpError` is the only
 error raised on input; `NotAcceptable` (a subclass) means "valid, but no codec we speak" (488).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ OUR_CODECS = {"PCMU": 0, "PCMA": 8}
 STATIC = {0: ("PCMU", 8000), 8: ("PCMA", 8000), 3: ("GSM", 8000), 4: ("G723", 8000), 9: ("G722", 8000),
           18: ("G729", 8000), 13: ("CN", 8000)}  # RFC 3551 section 6
 DEFAULT_DTMF_PT = 101
+CN_PT = 13  # RFC 3551 section 6: CN/8000
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
                      "inactive": "inactive"}
@@ -56,6 +59,7 @@ class Negotiated:
     remote: tuple[str, int]
     direction: str         # our direction in the answer: may we send, do we receive
     media_index: int = 0   # which m= line carries the audio
+    cn_pt: int | None = None  # RFC 3389 comfort noise, if both sides take it
 
     @property
     def sending(self) -> bool:
@@ -138,7 +142,7 @@ def negotiate(offer: Session) -> Negotiated:
     for index, media in enumerate(offer.media):
         if media.kind != "audio" or media.port == 0 or media.proto not in ("RTP/AVP", "RTP/AVPF"):
             continue
-        codec = dtmf = None
+        codec = dtmf = cn = None
         for fmt in media.formats:
             if not fmt.isdigit() or int(fmt) > 127:
                 continue
@@ -149,13 +153,15 @@ def negotiate(offer: Session) -> Negotiated:
                 codec = (int(fmt), enc[0])
             elif dtmf is None and enc[0] == "TELEPHONE-EVENT" and enc[1] == 8000:
                 dtmf = int(fmt)
+            elif cn is None and enc[0] == "CN" and enc[1] == 8000:
+                cn = int(fmt)
         if codec is None:
             continue
         address = media.address or offer.address
         if not address:
             raise SdpError("no connection address")
         direction = _ANSWER_DIRECTION[media.direction or offer.direction]
-        return Negotiated(codec[0], codec[1], dtmf, (address, media.port), direction, index)
+        return Negotiated(codec[0], codec[1], dtmf, (address, media.port), direction, index, cn)
     raise NotAcceptable("no PCMU or PCMA audio stream offered")
 
 
@@ -165,22 +171,25 @@ def build_sdp(address: str, port: int, session_id: int, version: int, *, negotia
     ip = "IP6" if ":" in address else "IP4"
     lines = ["v=0", f"o=- {session_id} {version} IN {ip} {address}", "s=branch7", f"c=IN {ip} {address}", "t=0 0"]
 
-    def audio(pt: int, encoding: str, dtmf: int | None, direction: str) -> list[str]:
-        fmts = [str(pt)] + ([str(dtmf)] if dtmf is not None else [])
-        out = [f"m=audio {port} RTP/AVP {' '.join(fmts)}", f"a=rtpmap:{pt} {encoding}/8000"]
+    def audio(neg: Negotiated) -> list[str]:
+        pt, dtmf, cn = neg.pt, neg.dtmf_pt, neg.cn_pt
+        fmts = [str(pt)] + [str(x) for x in (dtmf, cn) if x is not None]
+        out = [f"m=audio {port} RTP/AVP {' '.join(fmts)}", f"a=rtpmap:{pt} {neg.encoding}/8000"]
         if dtmf is not None:
             out += [f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-16"]
-        return out + ["a=ptime:20", f"a={direction}"]
+        if cn is not None:
+            out.append(f"a=rtpmap:{cn} CN/8000")
+        return out + ["a=ptime:20", f"a={neg.direction}"]
 
     if negotiated is None or offer is None:
-        lines += [f"m=audio {port} RTP/AVP 0 8 {DEFAULT_DTMF_PT}", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-                  f"a=rtpmap:{DEFAULT_DTMF_PT} telephone-event/8000", f"a=fmtp:{DEFAULT_DTMF_PT} 0-16",
-                  "a=ptime:20", "a=sendrecv"]
+        lines += [f"m=audio {port} RTP/AVP 0 8 {DEFAULT_DTMF_PT} {CN_PT}", "a=rtpmap:0 PCMU/8000",
+                  "a=rtpmap:8 PCMA/8000", f"a=rtpmap:{DEFAULT_DTMF_PT} telephone-event/8000",
+                  f"a=fmtp:{DEFAULT_DTMF_PT} 0-16", f"a=rtpmap:{CN_PT} CN/8000", "a=ptime:20", "a=sendrecv"]
     else:
         # RFC 3264 section 6: as many m= lines as the offer; the ones we refuse get port 0.
         for index, media in enumerate(offer.media):
             if index == negotiated.media_index:
-                lines += audio(negotiated.pt, negotiated.encoding, negotiated.dtmf_pt, negotiated.direction)
+                lines += audio(negotiated)
             else:
                 lines.append(f"m={media.kind} 0 {media.proto} {' '.join(media.formats)}")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")

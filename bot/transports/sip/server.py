@@ -301,8 +301,9 @@ class SipServer:
                 self.reply(flow, msg, 400, extra=[("Warning", f'399 branch7 "bad SDP: {str(exc)[:60]}"')])
                 return
         holder: list[SipCall] = []
-        rtp = RtpSession(lambda frame: holder[0].live and holder[0].live.audio(frame),
-                         lambda digit: holder[0].live and holder[0].live.dtmf(digit))
+        rtp = RtpSession(lambda frame, seq, ts, mark: holder[0].live and holder[0].live.audio(frame, seq, ts, mark),
+                         lambda digit: holder[0].live and holder[0].live.dtmf(digit),
+                         lambda level, seq: holder[0].live and holder[0].live.caller_silent(level, seq))
         call = SipCall(self, msg, flow, offer, negotiated, rtp)
         holder.append(call)
         self.calls[call.call_id] = call

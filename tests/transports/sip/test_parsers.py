@@ -1,11 +1,12 @@
-"""The SIP transport's pure parts: SIP messages, SDP offer/answer, RTP, keypad events, jitter."""
+"""The SIP transport's pure parts: SIP messages, SDP offer/answer, RTP, keypad events, comfort noise.
+(The jitter buffer is the call's playout: tests/audio/test_jitter.py.)"""
 from __future__ import annotations
 
 import pytest
 
 from bot.transports.sip import message as sipmsg
 from bot.transports.sip.message import SipParseError
-from bot.transports.sip.rtp import (DtmfReceiver, JitterBuffer, RtpError, RtpPacket, TelephoneEvent, parse_event,
+from bot.transports.sip.rtp import (DtmfReceiver, RtpError, RtpPacket, TelephoneEvent, parse_event,
                                     parse_rtp)
 from bot.transports.sip.sdp import NotAcceptable, SdpError, build_sdp, negotiate, parse_sdp
 
@@ -157,16 +158,33 @@ def test_one_digit_per_event_despite_triple_end_packets_and_a_lost_end():
         parse_event(b"\x01")
 
 
-def test_jitter_buffer_reorders_skips_gaps_and_drops_late_and_duplicates():
-    jb = JitterBuffer(depth=3, max_wait_s=0.06)
-    out = []
-    for seq, t in [(65534, 0.0), (0, 0.02), (65535, 0.03), (0, 0.04), (2, 0.05), (3, 0.06), (4, 0.07), (5, 0.08),
-                   (1, 0.09)]:
-        out += jb.push(seq, seq.to_bytes(2, "big"), t)
-    assert [int.from_bytes(p, "big") for p in out] == [65534, 65535, 0, 2, 3, 4, 5]
-    assert (jb.late, jb.lost) == (2, 1)  # the repeated 0 came after 0 was played: late
-    # A gap at the end of a talk spurt is given up after max_wait_s; a held packet's copy is dropped.
-    assert jb.push(7, b"7", 1.0) == [] and jb.push(7, b"7", 1.01) == [] and jb.duplicates == 1
-    assert jb.flush(1.03) == [] and jb.flush(1.07) == [b"7"]
-    # A new sender far away in sequence space starts over.
-    assert jb.push(30000, b"n", 2.0) == [b"n"]
+def test_comfort_noise_is_accepted_when_offered_and_offered_by_us():
+    # RFC 3389: CN/8000 offered (dynamic type here) -> in our answer under the offer's type.
+    offer = parse_sdp("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 101 98\r\n"
+                      "a=rtpmap:101 telephone-event/8000\r\na=rtpmap:98 CN/8000\r\n")
+    neg = negotiate(offer)
+    assert (neg.pt, neg.dtmf_pt, neg.cn_pt) == (0, 101, 98)
+    answer = parse_sdp(build_sdp("10.0.0.2", 20000, 5, 1, negotiated=neg, offer=offer))
+    assert answer.media[0].formats == ["0", "101", "98"] and answer.media[0].rtpmap[98] == ("CN", 8000)
+    # Static type 13 without an rtpmap line is CN/8000 too (RFC 3551 section 6).
+    assert negotiate(parse_sdp("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 8 13\r\n")).cn_pt == 13
+    # Not offered -> not in the answer (RFC 3264: the answer only takes what was offered); CN at
+    # another rate is not ours.
+    plain = parse_sdp("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 97\r\na=rtpmap:97 CN/16000\r\n")
+    neg = negotiate(plain)
+    assert neg.cn_pt is None
+    assert "CN" not in build_sdp("10.0.0.2", 20000, 5, 1, negotiated=neg, offer=plain).decode()
+    # CN alone is no codec: still 488.
+    with pytest.raises(NotAcceptable):
+        negotiate(parse_sdp("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 13\r\n"))
+    # Our own offer (an INVITE without SDP) carries CN/8000 under 13.
+    ours = parse_sdp(build_sdp("10.0.0.2", 20000, 5, 1))
+    assert "13" in ours.media[0].formats and ours.media[0].rtpmap[13] == ("CN", 8000)
+
+
+def test_comfort_noise_level_is_the_first_byte():
+    from bot.transports.sip.rtp import comfort_noise_level
+
+    assert comfort_noise_level(bytes([60])) == 60
+    assert comfort_noise_level(bytes([0x80 | 70, 1, 2, 3])) == 70  # reserved bit ignored, spectrum skipped
+    assert comfort_noise_level(b"") is None

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bot.audio.frames import AudioFrame
+from bot.audio.jitter import Playout
 from bot.gateway.host import CallHost
 from bot.transports.sip import dialog, start_sip
 from bot.transports.sip import message as sipmsg
@@ -17,11 +18,19 @@ SIP_PORT, CLIENT_PORT, CLIENT_RTP = 15070, 15090, 22900
 
 
 class StubLive:
+    """A call's transport-facing side, with the real playout (what a `LiveCall` does with RTP)."""
+
     def __init__(self, peer) -> None:
         self.peer, self.frames, self.digits, self.gone = peer, [], [], asyncio.Event()
+        self.playout, self.silent = Playout(), []
 
-    def audio(self, frame: AudioFrame) -> None:
+    def audio(self, frame: AudioFrame, seq: int | None = None, ts: int | None = None, marker: bool = False) -> None:
         self.frames.append(frame)
+        self.playout.push(frame, 0.0, seq, ts, marker)
+
+    def caller_silent(self, level: int | None = None, seq: int | None = None) -> None:
+        self.silent.append((level, seq))
+        self.playout.caller_silent(0.0, level, seq)
 
     def dtmf(self, digit: str) -> None:
         self.digits.append(digit)
@@ -179,22 +188,27 @@ async def test_unknown_codecs_bad_sdp_and_a_full_host_are_refused(endpoint):
 
 async def test_a_call_moves_audio_and_keypad_both_ways_survives_hold_and_ends_by_bye(endpoint):
     host, server, client = await endpoint()
-    ok = await client.call("8 0 101")  # the offer prefers PCMA: we take it
+    ok = await client.call("8 0 101 13")  # the offer prefers PCMA: we take it, and comfort noise
     assert b"a=rtpmap:8 PCMA/8000" in ok.body and b"a=rtpmap:101 telephone-event/8000" in ok.body
+    assert b"a=rtpmap:13 CN/8000" in ok.body
     await asyncio.sleep(0.05)
     live = host.lives[0]
-    # In: A-law packets out of order reach the call in order; a late duplicate is dropped.
+    # In: A-law packets out of order reach the call's playout in order; a late duplicate is dropped.
     from bot.audio.g711 import alaw_encode
     tones = [np.full(160, 1000 * (k + 1), np.int16) for k in range(4)]
     for k in [0, 2, 1, 3, 1]:
         client.rtp_to_bot(RtpPacket(8, 100 + k, 160 * k, 7, alaw_encode(tones[k])))
+    # RFC 3389 comfort noise (level -62 dBov): the caller is silent, never audio; its number is taken.
+    client.rtp_to_bot(RtpPacket(13, 104, 800, 7, bytes([62])))
     # Keypad 5: three updates and three end packets of one event, then keypad #.
     for end in [False, False, True, True, True]:
         client.rtp_to_bot(RtpPacket(101, 200, 8000, 7, TelephoneEvent(5, end, 10, 800).to_bytes()))
     client.rtp_to_bot(RtpPacket(101, 201, 9600, 7, TelephoneEvent(11, True, 10, 800).to_bytes()))
     client.rtp_to_bot(RtpPacket(101, 202, 9600, 7, b"\x01"))  # broken event: dropped
     await asyncio.sleep(0.2)
-    assert [round(float(np.median(f.samples)) / 1000) for f in live.frames] == [1, 2, 3, 4]
+    assert [round(float(np.median(f.samples)) / 1000) for f in live.playout.drain()] == [1, 2, 3, 4]
+    assert live.playout.stats.duplicates == 1 and len(live.frames) == 5
+    assert live.silent == [(62, 104)] and live.playout.stats.lost == 0
     assert live.digits == ["5", "#"]
     # Out: a voiced frame and a silent slot, with continuous sequence and timestamps.
     await live.peer.send_audio(AudioFrame.from_samples(np.zeros(160, np.int16) + 500, 8000))
@@ -277,7 +291,7 @@ async def test_an_invite_without_sdp_gets_our_offer_and_the_answer_comes_in_the_
     client.request("INVITE")
     await client.expect(100)
     ok = await client.expect(200)
-    assert b"m=audio" in ok.body and b" RTP/AVP 0 8 101" in ok.body
+    assert b"m=audio" in ok.body and b" RTP/AVP 0 8 101 13" in ok.body
     client.to_tag = sipmsg.params(ok.get("to"))["tag"]
     client.request("ACK", sdp("8 101"))
     await asyncio.sleep(0.05)
