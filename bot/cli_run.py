@@ -46,6 +46,16 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
         lines = [f"Rasa (brain):     {settings.rasa.url}  actions on "
                  f"{_where(settings.rasa.actions_host, settings.rasa.actions_port, 'http://')}"]
         try:
+            if settings.metrics.port:
+                from bot.brain.servers import brain_health
+                from bot.ops.metrics import GatewayMetrics
+
+                metrics = GatewayMetrics(host)
+                host.listeners.append(metrics.listen)
+                servers.append(metrics)  # closed with the servers
+                m_host, m_port = metrics.start(settings.metrics.host, settings.metrics.port,
+                                               lambda: brain_health(settings.rasa.url), settings.metrics.brain_poll_s)
+                lines.append(f"Metrics:          http://{m_host}:{m_port}/metrics")
             if settings.sip.enabled and not args.no_sip:
                 from bot.transports.sip.server import start_sip
 
@@ -83,6 +93,13 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.logs import setup_logging
+
+    try:
+        setup_logging(settings.log)  # JSON lines with the call id on stderr (journald), docs/operations.md
+    except ValueError as exc:
+        print(f"settings: {exc}", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(run(settings, args))
     except OSError as exc:  # e.g. a port already in use

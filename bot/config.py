@@ -147,6 +147,31 @@ class StudioSettings:
 
 
 @dataclass(frozen=True)
+class SupervisorSettings:
+    """The supervisors' page at /supervisor (docs/operations.md): the report's figures with charts.
+    Same logins as the studio (studio.users_file); one login opens both."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics of the gateway (bot/ops/metrics.py, docs/operations.md)."""
+
+    host: str = "127.0.0.1"         # bind address of http://host:port/metrics
+    port: int = 9108                # 0: no metrics endpoint
+    brain_poll_s: float = 30.0      # how often the brain's model id is read (model swaps); 0: never
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """The gateway's log (bot/ops/logs.py): JSON lines with the call id, for journald and log shippers."""
+
+    format: str = "json"            # json | text
+    level: str = "INFO"             # DEBUG | INFO | WARNING | ERROR
+
+
+@dataclass(frozen=True)
 class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
@@ -159,6 +184,9 @@ class Settings:
     audiosocket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
     web: WebSettings = field(default_factory=WebSettings)
     studio: StudioSettings = field(default_factory=StudioSettings)
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     root: Path = ROOT
 
     def path(self, relative: str) -> Path:

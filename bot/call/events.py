@@ -100,6 +100,16 @@ class HangupEvent(CallEvent):
 
 
 @dataclass(frozen=True)
+class EngineErrorEvent(CallEvent):
+    """An engine failed during the call (the policy apologises and transfers): `engine` is asr
+    (recogniser), brain (Rasa unavailable) or voice (speech synthesis); `error` says what."""
+
+    name = "engine_error"
+    engine: str
+    error: str
+
+
+@dataclass(frozen=True)
 class SummaryEvent(CallEvent):
     """The call in one line: `CallSession.summary()`, the record's summary, `bot call`'s last line."""
 
@@ -210,5 +220,5 @@ class Emitter:
 
 
 __all__ = ["AnswerEvent", "BotHangupEvent", "BotSayEvent", "BusyEvent", "CallEndedEvent", "CallEvent",
-           "CallerTextEvent", "DtmfEvent", "Emitter", "ErrorEvent", "HandedOverEvent", "HangupEvent", "HelloEvent",
+           "CallerTextEvent", "DtmfEvent", "Emitter", "EngineErrorEvent", "ErrorEvent", "HandedOverEvent", "HangupEvent", "HelloEvent",
            "Listener", "NluEvent", "StartedEvent", "SummaryEvent", "TransferEvent", "TransferFailedEvent", "to_json"]

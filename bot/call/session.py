@@ -21,8 +21,9 @@ from bot.danger.live import LiveDangerNet
 from bot.danger.model import DangerNet
 from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
-from bot.call.events import (AnswerEvent, BotSayEvent, CallerTextEvent, CallEvent, DtmfEvent, Emitter, HangupEvent,
-                             Listener, NluEvent, SummaryEvent, TransferEvent, TransferFailedEvent)
+from bot.call.events import (AnswerEvent, BotSayEvent, CallerTextEvent, CallEvent, DtmfEvent, Emitter,
+                             EngineErrorEvent, HangupEvent, Listener, NluEvent, SummaryEvent, TransferEvent,
+                             TransferFailedEvent)
 from bot.call.hearing import CallerStarted, CallerTurn, Hearing
 from bot.call.player import Player
 from bot.call.records import CallRecorder
@@ -121,6 +122,7 @@ class CallSession:
                 events = await self._on_worker(self._hearing.feed_many, frames)
             except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
                 log.exception("ASR/VAD failed")
+                self._emit(EngineErrorEvent("asr", type(exc).__name__))
                 await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
                 return
         await self._on_heard(events)
@@ -247,6 +249,7 @@ class CallSession:
             audio = await self._engines.cache.audio(say.text, self._engines.tts)
         except Exception as exc:  # noqa: BLE001 - the policy apologises, or transfers at once
             log.exception("TTS failed")
+            self._emit(EngineErrorEvent("voice", type(exc).__name__))
             await self._handle(EngineFailed(self._s(), f"tts:{type(exc).__name__}"))
             return
         self._player.start(say.utterance_id, audio)
@@ -258,6 +261,8 @@ class CallSession:
 
     async def _ask(self, text: str) -> None:
         reply = await self._brain.turn(self.call_id, text)  # never raises: it falls back itself
+        if (reply.reason or "").startswith("brain_unavailable"):  # bot/brain/client.py's fallback
+            self._emit(EngineErrorEvent("brain", reply.reason.partition(":")[2] or "unavailable"))
         self._emit(NluEvent(reply.intent, reply.confidence))
         if reply.action == "answer" and reply.faq_id:
             self._emit(AnswerEvent(reply.faq_id))

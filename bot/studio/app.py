@@ -18,7 +18,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 from aiohttp import web
@@ -44,6 +44,8 @@ SESSION_COOKIE, LOGIN_COOKIE = "studio_session", "studio_login"
 PREFIX = "/studio"
 LOGIN_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SENTENCE_ID = re.compile(r"^[A-Za-z0-9_.]{1,100}$")
+SUPERVISOR = f"{PREFIX}/supervisor"
+NEXT_PAGE = re.compile(r"^/studio/[A-Za-z0-9_./?=&%:-]{0,300}$")  # a page of this app; no "//", no scheme
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION: web.RequestKey[auth.Session | None] = web.RequestKey("studio_session", object)  # type: ignore[arg-type]
 NOT_CONFIGURED = ("Chưa có tài khoản biên tập viên nào. Người quản trị tạo tài khoản bằng lệnh "
@@ -127,7 +129,9 @@ class Studio:
         if not public:
             if session is None:
                 if request.method == "GET" and not request.path.startswith(f"{PREFIX}/api/"):
-                    raise web.HTTPSeeOther(f"{PREFIX}/login", headers=HEADERS)
+                    # The supervisors' pages are returned to after the login (the studio is one page).
+                    back = f"?next={quote(request.path_qs)}" if request.path.startswith(SUPERVISOR) else ""
+                    raise web.HTTPSeeOther(f"{PREFIX}/login{back}", headers=HEADERS)
                 raise json_error(401, "login", "Cần đăng nhập.")
             if request.method not in SAFE_METHODS and not _same(request.headers.get("X-CSRF-Token"), session.csrf):
                 raise json_error(403, "csrf", "Thiếu mã bảo vệ (CSRF): tải lại trang rồi thử lại.")
@@ -154,7 +158,7 @@ class Studio:
     # ----- login ----------------------------------------------------------------------------------
     async def _login_form(self, request: web.Request) -> web.Response:
         if request[SESSION] is not None:
-            raise web.HTTPSeeOther(f"{PREFIX}/", headers=HEADERS)
+            raise web.HTTPSeeOther(_next_page(request.query.get("next")), headers=HEADERS)
         return self._login_page(request, "")
 
     def _login_page(self, request: web.Request, message: str, status: int = 200) -> web.Response:
@@ -172,6 +176,9 @@ class Studio:
         page = (STATIC / "login.html").read_text(encoding="utf-8")
         page = page.replace("{{csrf}}", token).replace("{{message}}", message)
         page = page.replace("{{hidden}}", "" if message else "hidden")
+        back = _next_page(request.query.get("next"))  # the page to return to after the login
+        action = f"{PREFIX}/login" + (f"?next={quote(back)}" if back != f"{PREFIX}/" else "")
+        page = page.replace("{{action}}", html.escape(action))
         response = web.Response(text=page, content_type="text/html", status=status)
         self._set_cookie(response, request, LOGIN_COOKIE, token, 3600)
         return response
@@ -198,7 +205,7 @@ class Studio:
         self.throttle.succeeded(f"user:{name}")
         token, _session = self.sessions.open(name)
         self.store.audit(name, "login", client=client)
-        response = web.HTTPSeeOther(f"{PREFIX}/", headers=HEADERS)
+        response = web.HTTPSeeOther(_next_page(request.query.get("next")), headers=HEADERS)
         self._set_cookie(response, request, SESSION_COOKIE, token, int(self.sessions.lifetime_s))
         response.del_cookie(LOGIN_COOKIE, path=PREFIX)
         raise response
@@ -378,6 +385,11 @@ def _user(request: web.Request) -> str:
     return session.user
 
 
+def _next_page(wanted: str | None) -> str:
+    """Where a login returns to: the page that asked for it, if it is one of ours (never elsewhere)."""
+    return wanted if wanted and NEXT_PAGE.match(wanted) and "//" not in wanted else f"{PREFIX}/"
+
+
 def _same(given: str | None, expected: str | None) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
 
@@ -388,5 +400,10 @@ def mount_studio(app: web.Application, settings: Settings, cache: PromptCache | 
     if not settings.studio.enabled:
         return None
     studio = Studio(settings, cache, tts)
+    if settings.supervisor.enabled:  # the supervisors' pages share this login (bot/supervisor/pages.py)
+        from bot.supervisor.pages import Supervisor
+
+        Supervisor(settings, _user).add_routes(studio.app)
+        Supervisor.add_short_routes(app)
     app.add_subapp(PREFIX, studio.app)
     return studio
