@@ -47,6 +47,7 @@ SIP_PORT, TRANSFER_PORT, AUDIOSOCKET_PORT, WEB_PORT = 15360, 15370, 19360, 18360
 RASA_PORT, ACTIONS_PORT = 5905, 5955
 RTP_MIN, RTP_MAX = 25000, 25099
 RTP_SINK = 25300
+METRICS_PORT = 15898
 START_TIMEOUT_S = 180.0   # Rasa's cold start is 20-60 s, more while a training hogs the CPU
 STOP_TIMEOUT_S = 20.0
 KEYPAD_CALLER, SPEECH_CALLER = "0912345678", "0987654321"  # the From numbers of the scenarios
@@ -61,6 +62,8 @@ ENV = {
     "BOT_SIP_RTP_PORT_MIN": str(RTP_MIN),
     "BOT_SIP_RTP_PORT_MAX": str(RTP_MAX),
     "BOT_SIP_TRANSFER_URI": f"sip:{{branch}}@127.0.0.1:{TRANSFER_PORT}",
+    "BOT_METRICS_PORT": str(METRICS_PORT),
+    "BOT_LOG_FORMAT": "json",
 }
 
 
@@ -123,6 +126,10 @@ class Line:
     @property
     def stdout(self) -> str:
         return self.out.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
 
     def diagnostics(self) -> str:
         logs = "".join(f"\n--- {p.relative_to(ROOT)} (this run, tail) ---\n{_tail(p, start=mark)}"
@@ -214,6 +221,7 @@ def test_bot_run_starts_everything_and_prints_the_addresses(line):
                 f"transfers to sip:{{branch}}@127.0.0.1:{TRANSFER_PORT}") in out
         assert f"AudioSocket:      127.0.0.1:{AUDIOSOCKET_PORT} (tcp)" in out
         assert f"Web page:         http://127.0.0.1:{WEB_PORT}" in out
+        assert f"Metrics:          http://127.0.0.1:{METRICS_PORT}/metrics" in out
         assert out.rstrip().endswith("Ctrl-C stops.")
         assert len(line.rasa_pids) == 2, f"Rasa and the action server as children: {line.rasa_pids}"
         assert _tcp_listening(RASA_PORT) and _tcp_listening(ACTIONS_PORT)
@@ -340,7 +348,8 @@ def test_ctrl_c_stops_everything_and_every_call_left_a_masked_record(line):
         assert code == 0, f"exit code {code} after SIGINT"
         assert "Stopping (" in line.stdout
         assert [p for p in line.rasa_pids if _alive(p)] == [], "Rasa or the action server outlived `bot run`"
-        listening = [p for p in (AUDIOSOCKET_PORT, WEB_PORT, RASA_PORT, ACTIONS_PORT) if _tcp_listening(p)]
+        listening = [p for p in (AUDIOSOCKET_PORT, WEB_PORT, RASA_PORT, ACTIONS_PORT, METRICS_PORT)
+                     if _tcp_listening(p)]
         bound = [p for p in [SIP_PORT, *range(RTP_MIN, RTP_MAX + 1)] if _udp_bound(p)]
         assert listening == [] and bound == [], f"still open: tcp {listening}, udp {bound}"
 
@@ -356,6 +365,9 @@ def test_ctrl_c_stops_everything_and_every_call_left_a_masked_record(line):
         with sqlite3.connect(line.work / "branch7.sqlite3") as db:
             ids = [row[0] for row in db.execute("select id from calls")]
         assert sorted(ids) == sorted(r["call_id"] for r in records)
+        # The log is JSON lines (bot/ops/logs.py); the lines about a call carry its id.
+        logged = [json.loads(x) for x in line.stderr.splitlines() if x.startswith("{")]
+        assert {x["call_id"] for x in logged if "call_id" in x} & set(ids), line.stderr[-2000:]
         if KEYPAD_CALLER in line.callers:
             summary = by_caller[MASKED[KEYPAD_CALLER]]["summary"]
             assert (summary["outcome"], summary["branch"]) == ("transferred", 5), summary

@@ -112,7 +112,7 @@ class CallHost:
         call = LiveCall(self, call_id, peer, caller, on_event)
         self.calls[call_id] = call
         self.stats.calls_started += 1
-        log.info("call %s from %s", call_id, mask_phone(caller) if caller else "unknown")
+        log.info("call %s from %s", call_id, mask_phone(caller) if caller else "unknown", extra={"call_id": call_id})
         return call
 
     @property
@@ -245,7 +245,11 @@ class LiveCall:
         """The whole call; returns its summary. Never raises for a caller's or engine's problem."""
         token = call_id_var.set(self.call_id)  # every log line of this call (and its tasks) carries its id
         try:
-            return await self._run()
+            summary = await self._run()
+            log.info("call %s ended: %s%s, %d turns, %.1f s", self.call_id, summary.outcome,
+                     f" to branch {summary.branch} ({summary.reason})" if summary.branch else "",
+                     summary.turns, summary.duration_s)
+            return summary
         finally:
             call_id_var.reset(token)
 

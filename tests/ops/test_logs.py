@@ -63,7 +63,12 @@ async def test_each_line_is_json_and_carries_its_calls_id(settings, tmp_path, re
     seen = {x["call_id"] for x in ours if "call_id" in x}
     assert seen == {c.call_id for c in calls}
     assert {x["msg"].split()[1] for x in ours if "call_id" in x} >= {"bot_say", "dtmf", "transfer", "call_ended"}
-    # The host's own line about a call at its start carries the masked number, never the number.
+    # The host's own lines: the call's start (masked number) and its end (outcome), with its id.
+    host_lines = [x for x in lines if x["logger"] == "bot.gateway.host"]
+    for call in calls:
+        mine = [x["msg"] for x in host_lines if x.get("call_id") == call.call_id]
+        assert f"call {call.call_id} from 091****678" in mine
+        assert any(m.startswith(f"call {call.call_id} ended: transferred to branch") for m in mine), mine
     assert "0912345678" not in out.getvalue() and "091****678" in out.getvalue()
 
 
