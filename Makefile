@@ -13,13 +13,14 @@ SYSTEM    := var/.system-installed
 GATEWAY   := $(GW_VENV)/.installed
 RASA      := $(RASA_VENV)/.installed
 MODEL     := models/.trained
+TURN_MODEL := models/smart-turn/smart-turn-v3.2-cpu.onnx
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help prompts install install-system install-rasa install-gateway validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
+.PHONY: help prompts install install-system install-rasa install-gateway install-turn-model validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
 
 help:
 	@echo "make run       answer calls: Rasa, SIP 127.0.0.1:5060, AudioSocket :9092, web page :8080 (Ctrl-C stops)"
@@ -33,7 +34,7 @@ help:
 	@echo "make prompts  pre-render every answer and prompt to 8 kHz audio (var/prompts/)"
 	@echo "make bench     accuracy, latency, training time, load time, memory -> docs/benchmarks.md"
 
-install: install-system install-rasa install-gateway
+install: install-system install-rasa install-gateway install-turn-model
 	@echo "Installed. Activate the CLI with: source $(GW_VENV)/bin/activate   (or run $(BOT))"
 
 # Always checks (quick when all is present); the stamp lets other targets skip the check.
@@ -59,6 +60,11 @@ $(GATEWAY): requirements/gateway.lock pyproject.toml scripts/find-python.sh | $(
 	  $(GW_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -E '^(ERROR|error)' ; \
 	  $(BOT) --help >/dev/null && touch $@
 
+# The end-of-turn model (bot/vad/smart_turn.py): one ONNX file from the pipecat-ai wheel, checked by hash.
+install-turn-model: $(TURN_MODEL)
+$(TURN_MODEL): scripts/install-turn-model.sh | $(GATEWAY)
+	@scripts/install-turn-model.sh
+
 validate build: $(GATEWAY)
 	@$(BOT) $@
 
@@ -75,16 +81,16 @@ $(MODEL): $(shell find data/faq data/everyday config.yml domain bot/danger -type
           $(RASA) | $(GATEWAY) $(SYSTEM)
 	@$(BOT) train
 
-run chat: $(MODEL)
+run chat: $(MODEL) | $(TURN_MODEL)
 	@$(BOT) $@
 
-test: $(MODEL)
+test: $(MODEL) | $(TURN_MODEL)
 	@$(PYTEST) -q tests
 
-test-fast: $(GATEWAY) $(SYSTEM)
+test-fast: $(GATEWAY) $(SYSTEM) | $(TURN_MODEL)
 	@$(PYTEST) -q -m "not slow" tests
 
-bench: $(MODEL)
+bench: $(MODEL) | $(TURN_MODEL)
 	@$(GW_VENV)/bin/python -m bench.run
 
 lock-rasa:

@@ -49,6 +49,15 @@ class CallerTextEvent(CallEvent):
 
 
 @dataclass(frozen=True)
+class MendedCallerTextEvent(CallerTextEvent):
+    """The caller went on after a pause the bot took for the end (bot/policy/policy.py,
+    `mend_window_s`): `text` is the whole question, replacing the previous `caller_text` (the call
+    record keeps only this one)."""
+
+    mended: bool = True
+
+
+@dataclass(frozen=True)
 class NluEvent(CallEvent):
     """The brain's reading of the caller's sentence."""
 
@@ -221,4 +230,4 @@ class Emitter:
 
 __all__ = ["AnswerEvent", "BotHangupEvent", "BotSayEvent", "BusyEvent", "CallEndedEvent", "CallEvent",
            "CallerTextEvent", "DtmfEvent", "Emitter", "EngineErrorEvent", "ErrorEvent", "HandedOverEvent", "HangupEvent", "HelloEvent",
-           "Listener", "NluEvent", "StartedEvent", "SummaryEvent", "TransferEvent", "TransferFailedEvent", "to_json"]
+           "Listener", "MendedCallerTextEvent", "NluEvent", "StartedEvent", "SummaryEvent", "TransferEvent", "TransferFailedEvent", "to_json"]

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.call.events import CallEvent, SummaryEvent, to_json
+from bot.call.events import CallerTextEvent, CallEvent, MendedCallerTextEvent, SummaryEvent, to_json
 
 if TYPE_CHECKING:
     from bot.records.store import RecordStore
@@ -50,7 +50,13 @@ class CallRecorder:
         self.events: list[dict[str, Any]] = []
 
     def add(self, event: CallEvent, t: float) -> None:
-        """`event` at call time `t` (seconds); the caller's words only if transcripts are kept."""
+        """`event` at call time `t` (seconds); the caller's words only if transcripts are kept.
+        A mended caller turn replaces the fragment's `caller_text`: the record shows one question."""
+        if isinstance(event, MendedCallerTextEvent):
+            last = next((i for i in range(len(self.events) - 1, -1, -1)
+                         if self.events[i]["event"] == CallerTextEvent.name), None)
+            if last is not None:
+                del self.events[last]
         self.events.append(to_json(event, t, transcripts=self.keep_transcripts))
 
     def record(self, summary: SummaryEvent) -> dict[str, Any]:

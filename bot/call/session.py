@@ -22,7 +22,7 @@ from bot.danger.model import DangerNet
 from bot.asr.base import AsrEngine, AsrStream
 from bot.audio.frames import AudioFrame
 from bot.call.events import (AnswerEvent, BotSayEvent, CallerTextEvent, CallEvent, DtmfEvent, Emitter,
-                             EngineErrorEvent, HangupEvent, Listener, NluEvent, SummaryEvent, TransferEvent,
+                             EngineErrorEvent, HangupEvent, Listener, MendedCallerTextEvent, NluEvent, SummaryEvent, TransferEvent,
                              TransferFailedEvent)
 from bot.call.hearing import CallerStarted, CallerTurn, Hearing
 from bot.call.player import Player
@@ -36,6 +36,7 @@ from bot.policy.policy import CallPolicy, Phase, PolicyConfig
 from bot.tts.base import TtsEngine
 from bot.tts.cache import PromptCache
 from bot.vad.base import Vad
+from bot.vad.smart_turn import SmartTurnModel
 from bot.vad.turns import TurnConfig
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Engines:
     kb: KnowledgeBase
     # The safety net for a new call (bot/danger/live.py keeps it current); None: the kb's own.
     danger: Callable[[], DangerNet | None] | None = None
+    # The end-of-turn model (bot/vad/smart_turn.py); None: turns end on silence alone.
+    turn_model: SmartTurnModel | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class CallConfig:
     rate: int = 8000
     turns: TurnConfig = TurnConfig(end_pause_ms=350, max_turn_ms=15000, min_speech_ms=200)
     policy: PolicyConfig = PolicyConfig()
+    turn_complete_at: float = 0.5  # the turn model's P(finished) that ends a turn at end_pause_ms
 
 
 class CallSession:
@@ -84,7 +88,9 @@ class CallSession:
         danger = engines.danger() if engines.danger else engines.kb.danger
         self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger)
         self._player = Player(config.rate)
-        self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns)
+        judge = engines.turn_model.complete if engines.turn_model is not None and config.turns.holds else None
+        self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns, judge,
+                                config.turn_complete_at)
         self._executor = executor
         self._hearing_closed = False
         self._hearing_step = asyncio.Lock()  # one hearing step at a time, in frame order
@@ -99,6 +105,11 @@ class CallSession:
     def bot_busy(self) -> bool:
         """The bot is speaking or deciding: a polite caller waits."""
         return self._player.speaking or self.policy.phase in (Phase.THINKING, Phase.SPEAKING)
+
+    @property
+    def turn_stats(self) -> tuple[list[float], int]:
+        """The turn model's answers in this call, and how many turns ended only at the hold pause."""
+        return list(self._hearing.judged), self._hearing.held
 
     @property
     def done(self) -> bool:
@@ -219,9 +230,13 @@ class CallSession:
             if isinstance(event, CallerStarted):
                 await self._handle(BargeIn(event.t_ms / 1000))
             else:
-                self._emit(CallerTextEvent(event.text), event.ended_ms)
                 self._last_turn_end = event.ended_ms
-                await self._handle(CallerSaid(self._s(), event.text))
+                actions = self.policy.handle(CallerSaid(self._s(), event.text))
+                # A continuation of the question the bot took for finished: the whole question.
+                mended = next((a for a in actions if isinstance(a, AskBrain) and a.mended), None)
+                said = MendedCallerTextEvent(mended.text) if mended else CallerTextEvent(event.text)
+                self._emit(said, event.ended_ms)
+                await self._run(actions)
 
     async def _handle(self, event: Event) -> None:
         await self._run(self.policy.handle(event))
@@ -289,16 +304,21 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
     tts = make_tts(v.tts_engine, v.tts_model_dir or None)
     cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))
     danger = LiveDangerNet(settings.path(settings.content.dir), kb.branches, kb.danger)
-    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb, danger=danger.current)
+    from bot.vad.smart_turn import load_turn_model
+
+    turn_model = load_turn_model(settings.path(v.turn_model)) if v.turn_model and v.hold_pause_ms else None
+    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb, danger=danger.current, turn_model=turn_model)
 
 
 def call_config(settings: Any) -> CallConfig:
     v, d = settings.voice, settings.dialogue
     return CallConfig(
         rate=v.line_rate,
-        turns=TurnConfig(end_pause_ms=v.end_pause_ms, max_turn_ms=v.max_turn_s * 1000, min_speech_ms=v.min_speech_ms),
+        turns=TurnConfig(end_pause_ms=v.end_pause_ms, max_turn_ms=v.max_turn_s * 1000, min_speech_ms=v.min_speech_ms,
+                         hold_pause_ms=v.hold_pause_ms),
         policy=PolicyConfig(human_branch=d.human_branch, no_input_timeout_s=v.no_input_timeout_s,
-                            max_call_s=v.max_call_s))
+                            max_call_s=v.max_call_s, mend_window_s=v.mend_window_s),
+        turn_complete_at=v.turn_complete_at)
 
 
 __all__ = ["CallSession", "Engines", "CallConfig", "make_engines", "call_config"]

@@ -34,6 +34,9 @@ class Listen:
 @dataclass(frozen=True)
 class AskBrain:
     text: str
+    # The caller went on soon after a fragment of this question was answered (the bot stopped):
+    # `text` is the fragment and its continuation joined, one question (PolicyConfig.mend_window_s).
+    mended: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ class PolicyConfig:
     # A Say whose PlaybackFinished never comes (a lost event, a dead player) counts as finished
     # after this long, so a call can never hang in silence.
     playback_timeout_s: float = 90.0
+    # A caller who speaks again this soon after the bot began answering a turn, over that answer,
+    # was pausing in mid-question: the bot stops, and the fragment and the rest go to the brain as
+    # one question (0: off; every barge-in is a new question).
+    mend_window_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,10 @@ class _State:
     asked_danger: str | None = None  # the kind the brain asked about (`danger_check:<kind>`), until the caller answers
     choosing: bool = False  # the brain asked "A, hay B?" (`clarify:`): keypad 1 and 2 answer it
     next_id: int = 0
+    asked: str | None = None  # the caller's latest question handed to the brain
+    answers_before: int = 0  # len(answers) when it was asked (a mended fragment's answer is dropped)
+    reply_id: str | None = None  # the utterance answering it
+    mending: str | None = None  # a fragment the caller is completing (barged in on its answer)
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
 
@@ -182,6 +190,16 @@ class CallPolicy:
     def _caller_said(self, e: CallerSaid) -> list[Action]:
         s = self._s
         text = normalise_utterance(e.text)
+        fragment, s.mending = s.mending, None
+        mended = bool(text and fragment)
+        if mended:
+            # One question said in two goes: the fragment's turn, words and cut-off answer give
+            # way to the whole question.
+            text = f"{fragment} {text}"
+            s.turns -= 1
+            if s.heard and s.heard[-1] == fragment:
+                s.heard.pop()
+            del s.answers[s.answers_before:]
         if text:
             s.turns += 1
             s.asked_danger = None  # answered: the brain decides what the answer means
@@ -207,7 +225,8 @@ class CallPolicy:
             return stop + self._no_input(e.t)
         s.silences = 0
         s.phase = Phase.THINKING
-        return stop + [AskBrain(text)]
+        s.asked, s.answers_before, s.reply_id = text, len(s.answers), None
+        return stop + [AskBrain(text, mended=mended)]
 
     def _brain_decided(self, e: BrainDecided) -> list[Action]:
         s = self._s
@@ -237,6 +256,7 @@ class CallPolicy:
             return self._listen(e.t)
         say = self._say(e.t, reply, faq_id=d.faq_id)
         s.last_said = say
+        s.reply_id = say.utterance_id
         return [say]
 
     def _dtmf(self, e: Dtmf) -> list[Action]:
@@ -287,6 +307,9 @@ class CallPolicy:
             s.caller_speaking = True
             return []
         if s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible:
+            if (self.config.mend_window_s > 0 and s.asked is not None and s.speech.say.utterance_id == s.reply_id
+                    and e.t - s.speech.started <= self.config.mend_window_s):
+                s.mending = s.asked  # the caller had not finished: their next words complete it
             s.speech = None
             s.phase = Phase.LISTENING
             s.listen_since = e.t

@@ -5,6 +5,11 @@ speech probability (from a `Vad`) and its start time; tests drive it with virtua
 
     idle ──speech──► pending ──≥ min_speech_ms of speech──► speaking ──pause ≥ end_pause_ms──► idle
                         └──── a gap as long as min_speech_ms: a noise, dropped ──► idle
+
+With `hold_pause_ms` > `end_pause_ms` a pause of `end_pause_ms` is only a question: the detector
+reports `PauseHeard` and goes on listening; its owner either ends the turn there (`end_now`, when
+the question sounds finished) or lets the pause run to `hold_pause_ms` (a caller thinking in
+mid-question). Speech before then continues the same turn.
     speaking ──audio reaches max_turn_ms──► SpeechEnded(max_length) + SpeechStarted ──► speaking
     (a new turn at once, with no audio repeated or lost)
 """
@@ -26,6 +31,7 @@ class TurnConfig:
     max_turn_ms: float = 15000   # no turn's audio is longer than this
     min_speech_ms: float = 200   # shorter bursts of speech are noises (coughs, clicks)
     pre_roll_ms: float = 200     # audio kept from before the onset, so first syllables are whole
+    hold_pause_ms: float = 0     # > end_pause_ms: a pause of end_pause_ms asks (PauseHeard), this one ends
 
     def __post_init__(self) -> None:
         if not 0 < self.release <= self.threshold <= 1:
@@ -34,6 +40,12 @@ class TurnConfig:
             raise ValueError("durations must be positive (pre_roll_ms may be 0)")
         if self.max_turn_ms <= self.pre_roll_ms + self.min_speech_ms:
             raise ValueError("max_turn_ms must exceed pre_roll_ms + min_speech_ms")
+        if self.hold_pause_ms and self.hold_pause_ms <= self.end_pause_ms:
+            raise ValueError("hold_pause_ms must be 0 (off) or longer than end_pause_ms")
+
+    @property
+    def holds(self) -> bool:
+        return self.hold_pause_ms > self.end_pause_ms
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,15 @@ class SpeechEnded:
     reason: Literal["pause", "max_length", "flush"]
 
 
-TurnEvent = Union[SpeechStarted, SpeechEnded]
+@dataclass(frozen=True)
+class PauseHeard:
+    """A pause of `end_pause_ms` in a turn (only with `hold_pause_ms`): finished, or thinking?"""
+
+    at_ms: float         # end of the frame that made the pause end_pause_ms long
+    speech_end_ms: float  # end of the last speech frame
+
+
+TurnEvent = Union[SpeechStarted, SpeechEnded, PauseHeard]
 
 
 class State(Enum):
@@ -72,6 +92,7 @@ class TurnDetector:
         self._rate = 0
         self._speech_ms = 0.0        # speech heard while pending
         self._last_speech_end = 0.0  # end time of the latest speech frame
+        self._asked = False          # PauseHeard already reported for the current pause
 
     def feed(self, frame: AudioFrame, probability: float, now_ms: float) -> list[TurnEvent]:
         """`now_ms`: the frame's start time on the caller's clock."""
@@ -91,6 +112,7 @@ class TurnDetector:
         speech = probability >= (c.release if self.state is State.SPEAKING else c.threshold)
         if speech:
             self._last_speech_end = end
+            self._asked = False
         silence_ms = end - self._last_speech_end
 
         if self.state is State.PENDING:
@@ -102,9 +124,22 @@ class TurnDetector:
             if silence_ms >= c.min_speech_ms:
                 self._drop_turn()
             return []
-        if silence_ms >= c.end_pause_ms:
+        if silence_ms >= (c.hold_pause_ms if c.holds else c.end_pause_ms):
             return [self._end_turn(self._last_speech_end, "pause", keep_tail=True)]
+        if c.holds and silence_ms >= c.end_pause_ms and not self._asked:
+            self._asked = True
+            return [PauseHeard(end, self._last_speech_end)] + self._check_length(end)
         return self._check_length(end)
+
+    def turn_audio(self) -> AudioFrame:
+        """The current turn's audio so far (pre-roll, speech, the pause up to now)."""
+        return AudioFrame(b"".join(f.pcm for f in self._turn), self._rate)
+
+    def end_now(self) -> list[TurnEvent]:
+        """End the turn at its last speech frame (after a `PauseHeard`: the question is finished)."""
+        if self.state is not State.SPEAKING:
+            return []
+        return [self._end_turn(self._last_speech_end, "pause", keep_tail=True)]
 
     def flush(self, now_ms: float) -> list[TurnEvent]:
         """The audio stopped (hang-up, end of file): end a turn in progress, drop a pending one."""
@@ -136,6 +171,7 @@ class TurnDetector:
     def _reset(self, tail: list[AudioFrame]) -> None:
         """Back to idle; the end of `tail` becomes the pre-roll of the next turn."""
         self.state = State.IDLE
+        self._asked = False
         self._turn, self._turn_ms = [], 0.0
         self._clear_pre_roll()
         for frame in tail:

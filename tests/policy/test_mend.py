@@ -1,0 +1,80 @@
+"""Mending a split turn: a caller who paused in mid-question and went on over the bot's answer to
+the fragment gets one answer to the whole question (PolicyConfig.mend_window_s)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.policy import AskBrain, CallPolicy, Listen, PolicyConfig, Say, StopSpeaking, Transfer
+from tests.policy.conftest import Call
+
+ANSWER = "Lao động tự do được hỗ trợ một triệu năm trăm nghìn đồng."
+
+
+@pytest.fixture
+def call(kb) -> Call:
+    return Call(CallPolicy(kb.prompt, PolicyConfig(mend_window_s=1.5), danger=kb.danger)).listening()
+
+
+def answer_fragment(call: Call, text: str = "cho tôi hỏi là lao động tự do") -> None:
+    call.say(text)
+    call.brain("answer", ANSWER, faq_id="ldtd")  # 0.3 s later the bot starts the fragment's answer
+
+
+def test_the_rest_of_the_question_joins_the_fragment(call: Call):
+    answer_fragment(call)
+    call.t += 0.4  # the caller goes on 0.7 s after handing over the fragment
+    assert call.barge_in() == [StopSpeaking(), Listen()]
+    assert call.say("thì được hỗ trợ bao nhiêu") == [
+        AskBrain("cho tôi hỏi là lao động tự do thì được hỗ trợ bao nhiêu", mended=True)]
+    call.brain("answer", ANSWER, faq_id="ldtd_muc")
+    summary = call.policy.summary()
+    assert summary.turns == 1  # one question
+    assert summary.answers == ["ldtd_muc"]  # the cut-off answer to the fragment is not counted
+    assert summary.recent == ["cho tôi hỏi là lao động tự do thì được hỗ trợ bao nhiêu"]
+
+
+def test_a_barge_in_later_than_the_window_is_a_new_question(call: Call):
+    answer_fragment(call, "lao động tự do được bao nhiêu")
+    call.t += 2.0
+    call.barge_in()
+    assert call.say("thế còn hộ nghèo") == [AskBrain("thế còn hộ nghèo")]
+    assert call.policy.summary().turns == 2
+
+
+def test_off_by_default(kb):
+    call = Call(CallPolicy(kb.prompt, PolicyConfig())).listening()
+    answer_fragment(call)
+    call.barge_in()
+    assert call.say("thì được bao nhiêu") == [AskBrain("thì được bao nhiêu")]
+
+
+def test_noise_over_the_answer_mends_nothing(call: Call):
+    answer_fragment(call)
+    call.barge_in()
+    assert only_say(call.say("")).prompt == "empty_input"  # a cough: the caller is asked again
+    call.t += 0.5
+    call.barge_in()  # over the reprompt, not over an answer: nothing to join
+    assert call.say("thế còn hộ nghèo") == [AskBrain("thế còn hộ nghèo")]
+
+
+def only_say(actions) -> Say:
+    (say,) = [a for a in actions if isinstance(a, Say)]
+    return say
+
+
+def test_a_danger_split_by_the_pause_is_caught_on_the_whole_sentence(call: Call):
+    # Neither half alone is a danger phrase; together they are (data/faq/danger.yml, medical).
+    answer_fragment(call, "mẹ tôi khó")
+    call.barge_in()
+    actions = call.say("thở quá")
+    say = next(a for a in actions if isinstance(a, Say))
+    assert say.interruptible is False and say.prompt == "danger_medical"
+    assert isinstance(call.finish()[0], Transfer)
+
+
+def test_only_the_answer_to_the_fragment_is_mended(call: Call, kb):
+    # The caller interrupts the greeting: nothing to join.
+    fresh = Call(CallPolicy(kb.prompt, PolicyConfig(mend_window_s=1.5)))
+    fresh.start()
+    fresh.barge_in()
+    assert fresh.say("lao động tự do") == [AskBrain("lao động tự do")]
