@@ -73,7 +73,7 @@ def brain_section(r: dict) -> str:
         "| asked which of two entries (needed: the first guess was wrong / the right one was offered) | "
         + " | ".join(_clarify(x["clarify"]["written"]) for x in (t, d)) + " | |",
         "| garbled, asked which of two entries | " + " | ".join(_clarify(x["clarify"]["garbled"]) for x in (t, d)) + " | |",
-        f"| garbled (bot/noise.py: tones, northern merges, finals, a lost syllable): right action | "
+        f"| garbled (bot/noise/channel.py: tones, northern merges, finals, a lost syllable): right action | "
         f"{t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
         f"| garbled: wrong answer read out / asked / put through | {t['wrong_answer_garbled']:.1%} / "
         f"{t['asked_garbled']:.1%} / {t['transferred_garbled']:.1%} | {d['wrong_answer_garbled']:.1%} / "
@@ -107,7 +107,7 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice", "studio", "records")
+SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice", "studio", "records", "media")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -144,6 +144,11 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = records.run(settings)
         return result, records.section(result)
+    if name == "media":
+        from bench import media
+
+        result = media.run()
+        return result, media.section(result)
     from bench import asr
 
     result = asr.run()

@@ -211,3 +211,53 @@ async def test_a_spoken_question_over_rtp_is_heard_and_answered_aloud(engines, s
     voiced = [p for p in pkts if p.payload != b"\xff" * 160]
     assert len(voiced) > 100  # > 2 s of the greeting and the answer
     assert len(pkts) >= 0.8 * 50 * listen_ms / 1000  # a packet every 20 ms for the whole call
+
+
+def ends_with_speech(samples: np.ndarray, rate: int = 8000) -> np.ndarray:
+    """The recording cut just after its last 20 ms of speech (no trailing silence at all)."""
+    n = rate // 50
+    rms = [float(np.sqrt(np.mean(samples[i:i + n].astype(float) ** 2))) for i in range(0, samples.size - n + 1, n)]
+    loud = [i for i, r in enumerate(rms) if r > 0.05 * max(rms)]
+    return samples[:(loud[-1] + 1) * n]
+
+
+@needs_speech
+async def test_a_caller_whose_rtp_stops_after_the_question_is_answered_before_hanging_up(engines, settings,
+                                                                                         tmp_path):
+    """Silence suppression (DTX): the phone sends the question, then no RTP at all while its caller
+    listens. The call's playout feeds silence on the call's clock, so the turn ends by itself and
+    the bot answers ~ the end pause after the last packet, long before the caller hangs up."""
+    from bot.call.virtual_clock import caller_audio
+    from tests.call.conftest import speech
+
+    voice = ends_with_speech(caller_audio(speech("vieneu/ly_female_north.wav"), 8000))
+    talk = np.concatenate([np.zeros(4000, np.int16), voice])  # the pcap's last packet is speech
+    pcap = tmp_path / "question_dtx.pcap"
+    write_rtp_pcap(pcap, talk)
+    listen_ms = int(1000 * talk.size / 8000) + 6000  # then 6 s without a packet, then BYE
+    scenario = tmp_path / "speech_dtx.xml"
+    scenario.write_text((SCENARIOS / "speech.xml").read_text().replace("@PCAP@", str(pcap))
+                        .replace("@RTP_SINK@", "22802").replace("@LISTEN_MS@", str(listen_ms)))
+    loop = asyncio.get_running_loop()
+    transport, sink = await loop.create_datagram_endpoint(RtpSink, local_addr=("127.0.0.1", 22802))
+    try:
+        async with gateway(engines, settings, tmp_path, 15066) as (host, server, events):
+            at: dict[int, float] = {}
+            host.listeners.append(lambda e: at.setdefault(len(at), loop.time()))  # when each event happened
+            await run_sipp(scenario, 15066, 15086, 22660, tmp_path, timeout_s=60, gateway=(host, server, events))
+            await wait_until(lambda: ended(events), what="the call's end")
+            rtp = [c.rtp for c, _ in server._ended.values()] + [c.rtp for c in server.calls.values()]
+    finally:
+        transport.close()
+    last_packet = max(r.last_received_at for r in rtp)
+    answers = [i for i, e in enumerate(events) if e["event"] == "answer"]
+    hangups = [i for i, e in enumerate(events) if e["event"] == "hangup"]
+    assert answers, f"no answer: {[e['event'] for e in events]}"
+    assert [events[i]["faq_id"] for i in answers] == [ANSWER.id]
+    assert answers[0] < hangups[0] and events[hangups[0]]["by"] == "caller"  # answered, then the caller left
+    heard = " ".join(e["text"] for e in of(events, "caller_text"))
+    assert "áp dụng" in heard and "tương tự" in heard
+    delay = at[answers[0]] - last_packet
+    turn = at[max(i for i, e in enumerate(events) if e["event"] == "caller_text")] - last_packet
+    print(f"\nturn ended {turn * 1000:.0f} ms, answer {delay * 1000:.0f} ms after the caller's last RTP packet")
+    assert delay < 0.5 * listen_ms / 1000, "answered only near the hang-up: the turn did not end by the clock"
