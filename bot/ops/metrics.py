@@ -121,7 +121,11 @@ class GatewayMetrics:
               brain_poll_s: float = 0.0) -> tuple[str, int]:
         """Serve /metrics on host:port (port 0 here means any free port: tests) and start reading the
         brain's model every `brain_poll_s` (when given). Returns the bound address."""
-        self._server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            self._server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:  # `bot run` prints it as one line: say which setting to change
+            raise OSError(exc.errno, f"metrics: cannot listen on {host}:{port} ({exc.strerror}); "
+                                     "set metrics.port (0: no metrics)") from exc
         if brain is not None and brain_poll_s > 0:
             self._poll = asyncio.get_running_loop().create_task(self._poll_brain(brain, brain_poll_s),
                                                                 name="metrics-brain-poll")

@@ -9,6 +9,7 @@ import json
 
 import aiohttp
 import numpy as np
+import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -163,6 +164,9 @@ async def test_a_model_swap_in_the_brain_is_counted(settings, tmp_path):
     url = f"http://127.0.0.1:{BRAIN_PORT}"
     try:
         metrics.start("127.0.0.1", METRICS_PORT, lambda: brain_health(url), brain_poll_s=0.05)
+        # A second exporter on the same port: a clear error naming the setting, not a traceback.
+        with pytest.raises(OSError, match=f"metrics: cannot listen on 127.0.0.1:{METRICS_PORT} .*metrics.port"):
+            GatewayMetrics(host).start("127.0.0.1", METRICS_PORT)
         await until(lambda: metrics.brain_up._value.get() == 1, "the brain seen up")
         first = await scrape(METRICS_PORT)
         assert first["branch7_brain_model_swaps_total"][()] == 0 and first["branch7_brain_up"][()] == 1
