@@ -128,11 +128,19 @@ class Supervisor:
             out.append('<h3>Câu hỏi chưa trả lời được</h3><p class="note" id="unanswered-none">Không lưu lời người '
                        "gọi (privacy.keep_transcripts: false), nên không có danh sách.</p>")
         else:
-            rows = [[f'<a href="{BASE}/call/{quote(q["call_id"])}">{escape(q["started_at"])}</a>', escape(q["text"]),
+            rows = [[f'<a href="{BASE}/call/{quote(q["call_id"])}">{escape(self._local(q["started_at"]))}</a>', escape(q["text"]),
                      escape(str(q["intent"]))] for q in r["unanswered"]]
             out.append(_table("unanswered", "Câu hỏi chưa trả lời được (số điện thoại đã che)",
                               ["Thời điểm", "Người gọi nói", "Ý định"], rows, raw=True))
         return "".join(out)
+
+    def _local(self, utc_iso: str) -> str:
+        """'2026-12-01T16:30:00Z' -> '2026-12-01 23:30' in the records' time zone."""
+        try:
+            when = dt.datetime.fromisoformat(utc_iso.replace("Z", "+00:00"))
+        except ValueError:
+            return utc_iso
+        return when.astimezone(ZoneInfo(self.tz)).strftime("%Y-%m-%d %H:%M")
 
     # ----- one call -----------------------------------------------------------------------------
     async def _call_by_form(self, request: web.Request) -> web.Response:

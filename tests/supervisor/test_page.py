@@ -144,6 +144,7 @@ async def test_after_login_the_page_shows_the_reports_figures_and_charts_in_chro
         unanswered = await browser.js("document.querySelector('#unanswered tbody').textContent")
         assert [q["text"] for q in report["unanswered"]] == ["số của tôi là 098****321, thời tiết mai thế nào"]
         assert report["unanswered"][0]["text"] in unanswered and "0987 654 321" not in unanswered
+        assert "2026-12-01 23:30" in unanswered  # when, in Hanoi's time (the report's is UTC)
         assert await browser.js("document.querySelectorAll('script').length") == 0  # charts drawn by the server
 
         # The call behind the unanswered question, by its id (its link on the page).
