@@ -37,6 +37,7 @@ import numpy as np
 from bot.audio.frames import AudioFrame
 
 FRAME_S = 0.02
+MAX_HELD = 500  # frames waiting at most (10 s of 20 ms frames): what a flood can make us keep
 
 
 @dataclass
@@ -50,6 +51,7 @@ class PlayoutStats:
     duplicates: int = 0
     comfort_noise: int = 0  # RFC 3389 packets
     resets: int = 0        # new senders (sequence jumps)
+    overflow: int = 0      # frames refused because MAX_HELD were already waiting
 
 
 class Playout:
@@ -119,6 +121,8 @@ class Playout:
                 key, self._last_ext, self._last_ts = self._top + 1, raw, None
                 if not self._held:
                     self._next = key
+            if key < self._next and not self._playing and not self._played:
+                self._next = key  # the stream's first packets overtook each other: start earlier
             if key < self._next:
                 if key in self._played:
                     self.stats.duplicates += 1
@@ -137,6 +141,9 @@ class Playout:
             continued = frame is not None and (seq is None or key == dry_next)
             if continued and not marker and self._contiguous(ts) and now - dry_at < self.max_depth_s:
                 self._grow()  # the stream had not paused: it was late
+        if len(self._held) >= MAX_HELD:  # nobody pulls (a transfer under way) or a flood: bounded
+            self.stats.overflow += 1
+            return
         if frame is not None:
             self.stats.received += 1
         self._held[key] = (frame, now, ts)
@@ -152,16 +159,21 @@ class Playout:
                 self.stats.silent += 1
                 return [self._silence()]
             self._playing = True
-            first = min(self._held)
-            if self._next is not None and first > self._next:
-                # What went missing while the buffer was dry had its slots filled with silence
-                # already: counted lost, not concealed (that would play stale audio late).
-                self.stats.lost += first - self._next
-                self._next = first
+            # What went missing while the buffer was dry had its slots filled with silence
+            # already: counted lost, not concealed (that would play stale audio late).
+            self._skip_to_held()
         out = [self._slot(now)]
         while self._held and self._held_s() > self.depth_s + self.slack_s:
-            out.append(self._slot(now))  # catch up: a burst or a missed slot, handed over at once
+            self._skip_to_held()  # catching up: no slot to spare for what is missing
+            out.append(self._slot(now))  # a burst or a missed slot, handed over at once
         return out
+
+    def _skip_to_held(self) -> None:
+        if self._held and self._next is not None and self._next not in self._held:
+            first = min(self._held)
+            if first > self._next:
+                self.stats.lost += first - self._next
+                self._next = first
 
     def drain(self) -> list[AudioFrame]:
         """Every real frame still waiting, in order (the caller hung up: their last words count)."""

@@ -64,6 +64,11 @@ def test_reordered_packets_are_played_in_sequence_order():
     assert out.rstrip("_").lstrip("_") == "012345"
 
 
+def test_the_first_packets_overtaking_each_other_are_still_played_in_order():
+    arrivals = [(0.0, 1, 101, False), (0.005, 0, 100, True)] + steady(6)[2:]
+    assert Line(Playout(depth_s=0.04)).run(arrivals, until=0.3).strip("_") == "012345"
+
+
 def test_duplicates_are_dropped():
     arrivals = steady(4) + [(0.05, 1, 101, False), (0.2, 2, 102, False)]  # a copy in time, and a late one
     p = Playout(depth_s=0.04)
@@ -195,3 +200,14 @@ def test_drain_hands_over_what_waits_when_the_caller_hangs_up():
     p.push(tone(4), 0.0, seq=14)
     assert [label(f) for f in p.drain()] == ["0", "1", "2", "4"]
     assert p.drain() == []
+
+
+def test_a_flood_while_nobody_pulls_is_bounded():
+    from bot.audio.jitter import MAX_HELD
+
+    p = Playout()
+    for k in range(MAX_HELD + 300):
+        p.push(tone(1), 0.0, seq=(k * 7919) % 65536)  # numbers all over the place: resets too
+    assert len(p._held) == MAX_HELD and p.stats.overflow == 300
+    out = p.pull(1.0)  # the next slot hands the backlog on, no more frames than were held
+    assert 1 < len(out) <= MAX_HELD and p.stats.played <= MAX_HELD
