@@ -45,6 +45,7 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
         servers: list[Any] = []
         lines = [f"Rasa (brain):     {settings.rasa.url}  actions on "
                  f"{_where(settings.rasa.actions_host, settings.rasa.actions_port, 'http://')}"]
+        metrics_line = ""
         try:
             if settings.metrics.port:
                 from bot.brain.servers import brain_health
@@ -55,7 +56,7 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                 servers.append(metrics)  # closed with the servers
                 m_host, m_port = metrics.start(settings.metrics.host, settings.metrics.port,
                                                lambda: brain_health(settings.rasa.url), settings.metrics.brain_poll_s)
-                lines.append(f"Metrics:          http://{m_host}:{m_port}/metrics")
+                metrics_line = f"Metrics:          http://{m_host}:{m_port}/metrics"
             if settings.sip.enabled and not args.no_sip:
                 from bot.transports.sip.server import start_sip
 
@@ -78,6 +79,10 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                 lines.append(f"Web page:         {web.address}")
                 if web.studio is not None:
                     lines.append(f"Voice studio:     {web.address}/studio (logins: bot studio-user add <name>)")
+                    if settings.supervisor.enabled:
+                        lines.append(f"Supervisors:      {web.address}/supervisor (the same logins)")
+            if metrics_line:
+                lines.append(metrics_line)
             print("Branch 7 is answering.\n  " + "\n  ".join(lines) + "\nCtrl-C stops.", flush=True)
             if ready is not None:
                 ready.set()
