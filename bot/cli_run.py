@@ -47,7 +47,7 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                  f"{_where(settings.rasa.actions_host, settings.rasa.actions_port, 'http://')}"]
         metrics_line = ""
         try:
-            if settings.metrics.port:
+            if settings.metrics.port and settings.metrics.host:  # "" is no endpoint, never every address
                 from bot.brain.servers import brain_health
                 from bot.ops.metrics import GatewayMetrics
 

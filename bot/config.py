@@ -162,7 +162,7 @@ class SupervisorSettings:
 class MetricsSettings:
     """Prometheus metrics of the gateway (bot/ops/metrics.py, docs/operations.md)."""
 
-    host: str = "127.0.0.1"         # bind address of http://host:port/metrics
+    host: str = "127.0.0.1"         # bind address of http://host:port/metrics ("": no endpoint)
     port: int = 9108                # 0: no metrics endpoint
     brain_poll_s: float = 30.0      # how often the brain's model id is read (model swaps); 0: never
 
