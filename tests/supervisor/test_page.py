@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import wave
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -20,7 +22,9 @@ from bot.records.store import RecordStore
 from bot.studio.auth import hash_password, write_users
 from bot.transports.web.server import start_web
 from tests.fakes import KeywordBrain, fake_engines, recogniser_factory
+from tests.records.conftest import db_url, pg_cluster  # noqa: F401 - the same SQLite/PostgreSQL fixtures
 from tests.records.helpers import bot_report, record
+from tests.studio.conftest import client, log_in
 from tests.transports.web.test_browser import CHROMIUM, Browser
 
 WEB_PORT = 15810
@@ -34,17 +38,20 @@ CALLS = [("c1", "answered", (8, 15), False), ("c2", "answered", (8, 40), False),
          ("c7", "transferred:1:danger", (23, 45), False)]
 
 
-@pytest.fixture
-async def gateway(settings, tmp_path) -> AsyncIterator[tuple[str, str]]:
-    """A web server (studio + supervisor) on a records database holding CALLS; (base URL, db URL)."""
-    db = tmp_path / "branch7.sqlite3"
-    s = settings.replace(records={"sqlite_path": str(db)}, web={"port": WEB_PORT},
+@asynccontextmanager
+async def running_gateway(settings, tmp_path, db_url: str) -> AsyncIterator[str]:
+    """A web server (studio + supervisor) on the records database `db_url` holding CALLS; its URL."""
+    if db_url.startswith("sqlite:///"):
+        records = {"sqlite_path": db_url.removeprefix("sqlite:///"), "url": ""}
+    else:
+        records = {"url": db_url}
+    s = settings.replace(records=records, web={"port": WEB_PORT},
                          studio={"users_file": str(tmp_path / "users"), "work_dir": str(tmp_path / "studio")},
                          voice={"recordings_dir": str(tmp_path / "recordings"),
                                 "prompt_cache_dir": str(tmp_path / "prompts")},
                          privacy={"records_dir": str(tmp_path / "records")})
     write_users(s.path(s.studio.users_file), {USER: hash_password(PASSWORD)})
-    store = RecordStore(f"sqlite:///{db}", tmp_path / "spool")
+    store = RecordStore(db_url, tmp_path / "spool")
     store.start()
     for call_id, kind, (h, m), keep in CALLS:
         started = dt.datetime.combine(DAY, dt.time(h, m), HANOI)
@@ -56,10 +63,36 @@ async def gateway(settings, tmp_path) -> AsyncIterator[tuple[str, str]]:
     host = CallHost(s, engines, KeywordBrain(), call_config(s), asr_factory=recogniser_factory(engines))
     server = await start_web(host, s)
     try:
-        yield server.address, f"sqlite:///{db}"
+        yield server.address
     finally:
         await server.close()
         await host.aclose()
+
+
+@pytest.fixture
+async def gateway(settings, tmp_path) -> AsyncIterator[tuple[str, str]]:
+    """(base URL, database URL) of a gateway on a SQLite records database holding CALLS."""
+    db_url = f"sqlite:///{tmp_path / 'branch7.sqlite3'}"
+    async with running_gateway(settings, tmp_path, db_url) as base:
+        yield base, db_url
+
+
+async def test_the_figures_agree_with_bot_report_on_sqlite_and_postgresql(settings, tmp_path, db_url):
+    """The page's numbers (read over HTTP after a login) on both databases `bot report` reads."""
+    async with running_gateway(settings, tmp_path, db_url) as base, client() as http:
+        response = await log_in(http, f"{base}/studio", USER, PASSWORD)
+        assert response.status == 303
+        async with http.get(f"{base}/supervisor/?from={DAY}&to={DAY}") as resp:
+            assert resp.status == 200 and resp.url.path == "/studio/supervisor/"
+            page = await resp.text()
+    report = bot_report(db_url, "--from", DAY.isoformat(), "--to", DAY.isoformat())
+    shown = dict(re.findall(r'<dd id="fig-([a-z_0-9]+)">([^<]*)</dd>', page))
+    assert shown == {"calls": "7", "answered": str(report["answered"]), "transferred": str(report["transferred_total"]),
+                     "abandoned": str(report["abandoned"]), "ended_by_bot": str(report["ended_by_bot"]),
+                     "p50": str(report["latency_ms"]["p50"]), "p95": str(report["latency_ms"]["p95"])}
+    values = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"', page)
+    assert len(values) == 24 + 4 + 6
+    assert [int(v) for v in values[28:]] == [report["transferred"][b] for b in "123456"]
 
 
 async def test_without_a_login_every_supervisor_address_leads_to_the_login_form(gateway):
