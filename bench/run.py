@@ -107,7 +107,7 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "danger", "calls", "asr", "sip", "voice", "studio", "records", "media")
+SECTIONS = ("brain", "danger", "calls", "turns", "asr", "sip", "voice", "studio", "records", "media")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -124,6 +124,11 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = asyncio.run(calls.run(settings))
         return result, calls.section(result)
+    if name == "turns":
+        from bench import turns
+
+        result = asyncio.run(turns.run(settings))
+        return result, turns.section(result)
     if name == "sip":
         from bench import sip
 

