@@ -20,11 +20,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help prompts install install-system install-rasa install-gateway install-turn-model validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
+.PHONY: help cluster prompts install install-system install-rasa install-gateway install-turn-model validate build train overlap run chat test test-fast bench lock-rasa lock-gateway clean
 
 help:
 	@echo "make run       answer calls: Rasa, SIP 127.0.0.1:5060, AudioSocket :9092, web page :8080 (Ctrl-C stops)"
 	@echo "make chat      a typed conversation with the bot"
+	@echo "make cluster   Kamailio on SIP 127.0.0.1:5060 and two gateways behind it (docs/cluster.md)"
 	@echo "make test      run all tests"
 	@echo "               (run, chat and test first install what is missing and train the model if needed)"
 	@echo "make install   only set up: system packages and both Python environments"
@@ -83,6 +84,9 @@ $(MODEL): $(shell find data/faq data/everyday config.yml domain bot/danger -type
 
 run chat: $(MODEL) | $(TURN_MODEL)
 	@$(BOT) $@
+
+cluster: $(MODEL) | $(TURN_MODEL)
+	@$(BOT) cluster
 
 test: $(MODEL) | $(TURN_MODEL)
 	@$(PYTEST) -q tests

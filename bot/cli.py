@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli_call, cli_prompts, cli_report, cli_run, cli_studio, cli_transcribe
 
     cli_run.add_parser(sub)
+    from bot import cluster
+
+    cluster.add_parser(sub)
     cli_studio.add_parser(sub)
     cli_prompts.add_parser(sub)
     cli_call.add_parser(sub)

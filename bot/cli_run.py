@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
@@ -21,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--no-sip", action="store_true", help="do not start the SIP endpoint")
     p.add_argument("--no-audiosocket", action="store_true", help="do not start the AudioSocket server")
     p.add_argument("--no-web", action="store_true", help="do not start the web page")
+    p.add_argument("--pid-file", type=Path, help="write this process's id here while it answers (bot cluster)")
     p.set_defaults(func=cmd_run)
     return p
 
@@ -83,12 +86,17 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                         lines.append(f"Supervisors:      {web.address}/supervisor (the same logins)")
             if metrics_line:
                 lines.append(metrics_line)
+            if getattr(args, "pid_file", None):  # written once answering: its presence means "up"
+                args.pid_file.parent.mkdir(parents=True, exist_ok=True)
+                args.pid_file.write_text(f"{os.getpid()}\n")
             print("Branch 7 is answering.\n  " + "\n  ".join(lines) + "\nCtrl-C stops.", flush=True)
             if ready is not None:
                 ready.set()
             await stop.wait()
             print(f"Stopping ({len(host.calls)} calls in progress are hung up) ...", flush=True)
         finally:
+            if getattr(args, "pid_file", None):
+                args.pid_file.unlink(missing_ok=True)
             for server in reversed(servers):
                 try:
                     await server.close()

@@ -37,6 +37,12 @@ class RasaSettings:
     timeout_s: float = 3.0
     startup_timeout_s: float = 180.0
     model_dir: str = "models"
+    # Where conversations live (docs/cluster.md). "": in the Rasa process (survives a model swap,
+    # not a restart); an SQLAlchemy URL (sqlite:///var/brain/trackers.sqlite3, postgresql://...):
+    # Rasa's SQL tracker store, which survives restarts and is shared by several Rasa servers.
+    tracker_store: str = ""
+    # "": Rasa's in-memory lock store (one Rasa server); redis://host:port/db for several.
+    lock_store: str = ""
 
     @property
     def url(self) -> str:
@@ -176,6 +182,24 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """`bot cluster` / `make cluster` (bot/cluster.py, docs/cluster.md): Kamailio on sip.host:sip.port
+    and `gateways` gateway processes behind it on their own SIP ports, sharing one brain."""
+
+    gateways: int = 2
+    first_port: int = 5080          # gateway n listens for SIP on first_port + n - 1
+    kamailio: str = "kamailio"      # the binary (Debian package `kamailio`)
+    config: str = "deploy/kamailio/kamailio.cfg"  # template, rendered into run_dir
+    run_dir: str = "var/run"        # rendered kamailio.cfg, dispatcher.list, gateway-<n>.pid
+    log_dir: str = "var/log"        # gateway-<n>.log, kamailio.log
+    ping_s: int = 1                 # OPTIONS probe of each gateway this often (Kamailio's minimum)
+    fail_ms: int = 1500             # a gateway silent this long on an INVITE: next gateway
+    pike_per_s: int = 50            # requests per second one address may send before it is blocked
+    restart_s: float = 2.0          # a gateway that died is started again after this (0: never)
+    tracker_store: str = "sqlite:///var/brain/trackers.sqlite3"  # when rasa.tracker_store is ""
+
+
+@dataclass(frozen=True)
 class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
@@ -191,6 +215,7 @@ class Settings:
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     root: Path = ROOT
 
     def path(self, relative: str) -> Path:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import secrets
 import signal
+import urllib.parse
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +72,41 @@ def write_endpoints(settings: Settings) -> Path:
     path.write_text(
         "# Written by bot/brain/servers.py from settings.yml at each start.\n"
         f"action_endpoint:\n  url: \"http://{r.actions_host}:{r.actions_port}/webhook\"\n"
-        "  enable_selective_domain: true\n"
-        "tracker_store:\n  type: actions.server.tracker_store.ProcessTrackerStore\n  max_idle_s: 3600\n",
-        encoding="utf-8")
+        "  enable_selective_domain: true\n" + _stores(settings), encoding="utf-8")
+    path.chmod(0o600)  # a database or Redis password may be in it
     return path
+
+
+def _stores(settings: Settings) -> str:
+    """The tracker and lock stores' sections of endpoints.yml (docs/cluster.md).
+
+    Rasa's SQL tracker store takes a whole SQLAlchemy URL as its `url` (its `host`), so the configured URL goes
+    through unchanged (a relative SQLite path is made absolute: Rasa's working directory is not
+    the operator's concern). JSON strings are valid YAML and quote anything a URL may hold."""
+    url = settings.rasa.tracker_store.strip()
+    if not url:
+        tracker = "tracker_store:\n  type: actions.server.tracker_store.ProcessTrackerStore\n  max_idle_s: 3600\n"
+    else:
+        dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if dialect not in ("sqlite", "postgresql"):
+            raise BrainStartError(f"rasa.tracker_store: expected sqlite:///path or postgresql://..., got {url!r}")
+        if dialect == "sqlite":
+            db = settings.path(url.split(":///", 1)[1] if ":///" in url else "var/brain/trackers.sqlite3")
+            db.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{db}"
+        else:  # the records' URL may name psycopg 3; Rasa's environment has psycopg2, SQLAlchemy's default
+            url = "postgresql" + url[url.index(":"):]
+        tracker = f"tracker_store:\n  type: SQL\n  dialect: {dialect}\n  url: {json.dumps(url)}\n"
+    lock = settings.rasa.lock_store.strip()
+    if not lock:
+        return tracker
+    parts = urllib.parse.urlsplit(lock)
+    if parts.scheme != "redis" or not parts.hostname:
+        raise BrainStartError(f"rasa.lock_store: expected redis://host:port/db, got {lock!r}")
+    db = parts.path.strip("/") or "0"
+    return (tracker + f"lock_store:\n  type: redis\n  url: {json.dumps(parts.hostname)}\n  port: {parts.port or 6379}\n"
+            f"  db: {int(db)}\n" + (f"  password: {json.dumps(urllib.parse.unquote(parts.password))}\n"
+                                    if parts.password else ""))
 
 
 def rasa_env(settings: Settings) -> dict[str, str]:
