@@ -134,7 +134,7 @@ VARIANTS = ("diacritics", "no_diacritics", "garbled")
 async def evaluate(client: BrainClient, items: list[dict[str, str]], kb: KnowledgeBase,
                    human_branch: int) -> dict[str, Any]:
     """Each utterance as the first turn of a fresh call: as written, without diacritics, and
-    garbled as a phone line and a recogniser garble it (bot/noise.py, a fixed seed)."""
+    garbled as a phone line and a recogniser garble it (bot/noise/channel.py, a fixed seed)."""
     garbled = garbled_copy([i["text"] for i in items], seed=17)
     rows = []
     for item, noisy in zip(items, garbled):

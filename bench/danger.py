@@ -1,5 +1,5 @@
 """Safety-net benchmark: people in danger routed (recall), ordinary callers sent to 115 (false
-alarms), on the blind danger splits as written and through the noise channel (bot/noise.py).
+alarms), on the blind danger splits as written and through the noise channel (bot/noise/channel.py).
 
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
@@ -203,7 +203,7 @@ def section(r: dict) -> str:
              "Blind splits in callers' words, written by two writers who saw no phrase list or training",
              "example: `data/eval/danger_dev.yml` (phrases and the model's threshold were tuned on it, so",
              "its figures are optimistic) and `data/eval/danger_test.yml` (sealed: only measured). Garbled:",
-             "the same sentences through the noise channel (bot/noise.py: tones, northern consonant",
+             "the same sentences through the noise channel (bot/noise/channel.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
              "Whole brain (the danger net's phrases, then its model, then the FAQ classifier):", "",
              "Put through: the danger message and the transfer at once. Asked: only the model suspects",

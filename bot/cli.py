@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
     sub.add_parser("chat", help="a typed conversation with the bot").set_defaults(func=cmd_chat)
     sub.add_parser("serve", help="run Rasa and the action server until Ctrl-C").set_defaults(func=cmd_serve)
-    from bot import cli_call, cli_prompts, cli_report, cli_run, cli_studio, cli_transcribe
+    from bot import cli_call, cli_noise, cli_prompts, cli_report, cli_run, cli_studio, cli_transcribe
 
     cli_run.add_parser(sub)
     from bot import cluster
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_call.add_parser(sub)
     cli_transcribe.add_parser(sub)
     cli_report.add_parser(sub)
+    cli_noise.add_parser(sub)
     return parser
 
 

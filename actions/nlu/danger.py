@@ -6,7 +6,7 @@ Two nets, the second behind the first:
    phrase is live after `make train`;
 2. a small model of our n-gram kind (actions/nlu/ngram_model.py) that tells "danger of kind k"
    from "anything else", trained on the kinds' examples and phrases (as written, without
-   diacritics and through the line's noise channel, bot/noise.py), the emergency intent's
+   diacritics and through the line's noise channel, bot/noise/channel.py), the emergency intent's
    examples (medical), and every other training example as "anything else". It has its own
    threshold on P(danger), chosen on the blind danger dev split for recall
    (`make bench`, section Safety net), never the FAQ's thresholds.
@@ -66,7 +66,7 @@ NET_FILE = "danger_net.json"
 ROOT = Path(__file__).resolve().parents[2]
 _BOT = ROOT / "bot"
 CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"), *sorted((_BOT / "danger").glob("*.py")),
-        _BOT / "noise.py")
+        _BOT / "noise" / "channel.py")
 
 
 def danger_file() -> Path:

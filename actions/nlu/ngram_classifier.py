@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -40,9 +41,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.nlu.ngram_model import NgramConfig, NgramModel
+from bot.noise.learned import TABLE, LearnedChannel
 
 RESPONSE_SELECTOR = "response_selector"
-CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"))
+_NOISE = Path(__file__).resolve().parents[2] / "bot" / "noise"
+CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"), _NOISE / "learned.py", _NOISE / "syllable.py",
+        TABLE)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -54,7 +58,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         defaults = NgramConfig()
         return {"char_ngrams": list(defaults.char_ngrams), "word_ngrams": list(defaults.word_ngrams),
                 "C": defaults.C, "max_iter": defaults.max_iter, "class_weights": {},
-                "ranking_length": 10, "retrieval_intent": "faq"}
+                "ranking_length": 10, "retrieval_intent": "faq", "noisy_copies": 0, "noise_severity": 2.0}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[NgramModel] = None) -> None:
@@ -78,11 +82,22 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         examples = [(m.get(TEXT) or "", m.get(INTENT_RESPONSE_KEY) or m.get(INTENT))
                     for m in training_data.intent_examples]
         examples = [(text, label) for text, label in examples if text.strip() and label]
+        examples += self._noisy(examples)
         self.model = NgramModel.fit([t for t, _ in examples], [label for _, label in examples],
                                     NgramConfig.from_mapping(self.config))
         with self._model_storage.write_to(self._resource) as directory:
             self.model.save(directory)
         return self._resource
+
+    def _noisy(self, examples: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+        """Copies of the examples as the recogniser mishears them (bot/noise/learned.py, its
+        measured mistakes): callers never type, every sentence reaches the brain through it."""
+        copies = int(self.config["noisy_copies"])
+        if copies <= 0:
+            return []
+        channel = LearnedChannel.measured(float(self.config["noise_severity"]))
+        rng = random.Random(1022)  # deterministic: the same data gives the same model
+        return [(channel.garble(text, rng), label) for text, label in examples for _ in range(copies)]
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
