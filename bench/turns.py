@@ -52,12 +52,10 @@ async def call_once(engines: Engines, brain: Any, config: CallConfig, audio: np.
     judged, held = session.turn_stats
     texts = [e for e in events if e["event"] == "caller_text"]
     said = [e for e in events if e["event"] == "bot_say"][1:]  # after the greeting
-    # An answer counts when the caller heard it to its end, or the call ended during it.
-    heard = [s for i, s in enumerate(said)
-             if not any(t["t"] > s["t"] and t["t"] < s["t"] + s["audio_ms"] / 1000 for t in texts[1:])
-             or i == len(said) - 1]
-    return {"texts": [t["text"] for t in texts], "mended": any(t.get("mended") for t in texts),
-            "asked": sum(e["event"] == "nlu" for e in events), "answers_heard": len(heard),
+    # Each mended question stopped the answer to its fragment: that one was not heard to its end.
+    mended = sum(bool(t.get("mended")) for t in texts)
+    return {"texts": [t["text"] for t in texts], "mended": mended > 0,
+            "asked": sum(e["event"] == "nlu" for e in events), "answers_heard": len(said) - mended,
             "latency_ms": list(summary.latency_ms), "judged": judged, "held": held}
 
 
@@ -220,6 +218,13 @@ async def run(settings: Any) -> dict[str, Any]:
             result.update(await compare(engines, client, configs, paused))
             for name in configs:
                 print(f"  {name}:", line(result[name]), flush=True)
+            # The dev split with the real brain: what the settings were chosen on (the fake
+            # brain of --tune answers everything; the real one transfers much of this material).
+            dev = await compare(engines, client, {"before": configs["before"], "after": configured},
+                                material(speech, "dev"))
+            result["dev"] = dev
+            for name in dev:
+                print(f"  dev {name}:", line(dev[name]), flush=True)
     finally:
         await stop_brain(brain)
     if model is not None:
@@ -256,6 +261,13 @@ def section(r: dict[str, Any]) -> str:
     lines += ["| reply latency to complete questions, p50 / p95 (in-process, call clock) | "
               + " | ".join(f"{x['latency_p50_ms']} / {x['latency_p95_ms']} ms" for x in cols)
               + f" |{pad} p95 ≤ 450, aim 350 |", ""]
+    if "dev" in r:
+        db, da = r["dev"]["before"], r["dev"]["after"]
+        lines += [f"Dev split (n={da['n']}, where the settings were chosen), before → now: paused questions answered "
+                  f"whole {db['paused_whole']:.1%} → {da['paused_whole']:.1%} (up to 1 s: {db['paused_whole_upto_1s']:.1%} "
+                  f"→ {da['paused_whole_upto_1s']:.1%}); complete questions without extra waiting "
+                  f"{db['complete_quick']:.1%} → {da['complete_quick']:.1%}; reply p50 / p95 {db['latency_p50_ms']} / "
+                  f"{db['latency_p95_ms']} → {da['latency_p50_ms']} / {da['latency_p95_ms']} ms.", ""]
     m = r.get("model_alone")
     if m:
         p8, p16 = m["phone_8k"], m["original_16k"]

@@ -240,12 +240,16 @@ class CallPolicy:
         if d.action == "transfer":
             branch = d.branch if d.branch is not None else self.config.human_branch
             text = reply or self._prompt("human_transfer", branch)
-            return [self._say(e.t, text, interruptible=False, faq_id=d.faq_id,
-                              then=Transfer(branch, d.reason or "brain", list(d.recent) or self._recent()))]
+            say = self._say(e.t, text, interruptible=False, faq_id=d.faq_id,
+                            then=Transfer(branch, d.reason or "brain", list(d.recent) or self._recent()))
+            s.reply_id = say.utterance_id  # decided on what may be a fragment: mendable (not danger)
+            return [say]
         if d.action == "end":
             if not reply:
                 return [self._end_now(Hangup("goodbye"), e.t)]
-            return [self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))]
+            say = self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))
+            s.reply_id = say.utterance_id
+            return [say]
         # answer | dialog (and anything unknown, which is safest treated as talk)
         if (d.reason or "").startswith(CHECK_REASON):
             s.asked_danger = d.reason.removeprefix(CHECK_REASON)
@@ -306,10 +310,15 @@ class CallPolicy:
         if s.phase is Phase.LISTENING:
             s.caller_speaking = True
             return []
-        if s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible:
-            if (self.config.mend_window_s > 0 and s.asked is not None and s.speech.say.utterance_id == s.reply_id
-                    and e.t - s.speech.started <= self.config.mend_window_s):
-                s.mending = s.asked  # the caller had not finished: their next words complete it
+        mend = (s.phase is Phase.SPEAKING and s.speech is not None and self.config.mend_window_s > 0
+                and s.asked is not None and s.speech.say.utterance_id == s.reply_id
+                and e.t - s.speech.started <= self.config.mend_window_s)
+        if mend or (s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible):
+            if mend:
+                # The caller had not finished: their next words complete the question. This holds
+                # even over a transfer or goodbye the brain chose for the fragment (never danger:
+                # its message is not the brain's reply to a question and cannot be talked over).
+                s.mending = s.asked
             s.speech = None
             s.phase = Phase.LISTENING
             s.listen_since = e.t

@@ -78,3 +78,29 @@ def test_only_the_answer_to_the_fragment_is_mended(call: Call, kb):
     fresh.start()
     fresh.barge_in()
     assert fresh.say("lao động tự do") == [AskBrain("lao động tự do")]
+
+
+def test_a_transfer_chosen_for_the_fragment_gives_way_to_the_whole_question(call: Call):
+    call.say("cho tôi hỏi là")
+    call.brain("transfer", "Tôi chuyển anh chị sang nhánh năm.", branch=5, reason="out_of_scope")
+    call.t += 0.5
+    assert call.barge_in() == [StopSpeaking(), Listen()]  # the transfer never happens
+    assert call.say("lao động tự do được bao nhiêu") == [AskBrain("cho tôi hỏi là lao động tự do được bao nhiêu",
+                                                                  mended=True)]
+    assert call.policy.summary().outcome == "in_progress"
+
+
+def test_a_danger_message_is_never_mended(call: Call):
+    call.say("tôi chỉ muốn chết")  # the editors' phrase: the danger message, then the transfer
+    call.t += 0.5
+    assert call.barge_in() == []
+    assert call.say("cho xong") == []
+    assert isinstance(call.finish()[0], Transfer)
+
+
+def test_a_transfer_past_the_window_goes_ahead(call: Call):
+    call.say("cho tôi hỏi là")
+    call.brain("transfer", "Tôi chuyển anh chị sang nhánh năm.", branch=5, reason="out_of_scope")
+    call.t += 2.0
+    assert call.barge_in() == []
+    assert call.finish()[0] == Transfer(5, "out_of_scope", ["cho tôi hỏi là"])
