@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -73,9 +74,11 @@ def plan(settings: Settings) -> list[Gateway]:
     return out
 
 
-def brain_settings(settings: Settings) -> Settings:
-    """The cluster's brain keeps conversations in an SQL store unless one is configured already."""
-    return settings.replace(rasa={"tracker_store": settings.rasa.tracker_store or settings.cluster.tracker_store})
+def brain_settings(settings: Settings, token: str = "") -> Settings:
+    """The cluster's brain keeps conversations in an SQL store unless one is configured already, and
+    one token for the cluster's life: a restarted brain must still accept the gateways' clients."""
+    return settings.replace(rasa={"tracker_store": settings.rasa.tracker_store or settings.cluster.tracker_store,
+                                  "auth_token": settings.rasa.auth_token or token})
 
 
 def _peers(allowed: str) -> str:
@@ -152,7 +155,8 @@ def start_gateway(settings: Settings, g: Gateway) -> None:
 
 
 def start_kamailio(settings: Settings, cfg: Path) -> subprocess.Popen:
-    binary = shutil.which(settings.cluster.kamailio)
+    # Debian puts it in /usr/sbin, not on every user's PATH.
+    binary = shutil.which(settings.cluster.kamailio) or shutil.which(settings.cluster.kamailio, path="/usr/sbin")
     if binary is None:
         raise FileNotFoundError(f"{settings.cluster.kamailio} not found; install it with `make install` "
                                 "(Debian package kamailio)")
@@ -215,7 +219,7 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
             pass
     gateways = plan(settings)
     cfg = render(settings, gateways)
-    bs = brain_settings(settings)
+    bs = brain_settings(settings, secrets.token_hex(24))  # the gateways read it from the token file
     print(f"Starting: the brain (conversations in {bs.rasa.tracker_store}), Kamailio, "
           f"{len(gateways)} gateways ...", flush=True)
     brain = await start_brain(bs)
@@ -265,6 +269,7 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
                 except BrainStartError as exc:
                     print(f"error: the brain does not start again: {exc}", file=sys.stderr)
                     return 1
+                print("the brain is answering again", flush=True)
             try:
                 await asyncio.wait_for(stop.wait(), 0.5)
             except TimeoutError:
