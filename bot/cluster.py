@@ -169,8 +169,8 @@ def start_kamailio(settings: Settings, cfg: Path) -> subprocess.Popen:
                   settings.root)
 
 
-async def sip_ping(host: str, port: int, timeout_s: float = 1.0) -> int | None:
-    """Status of an OPTIONS sent to host:port over UDP (None: no answer)."""
+async def sip_ping(host: str, port: int, timeout_s: float = 1.0, source: str = "") -> int | None:
+    """Status of an OPTIONS sent to host:port over UDP from `source` (None: no answer)."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[int] = loop.create_future()
 
@@ -180,7 +180,7 @@ async def sip_ping(host: str, port: int, timeout_s: float = 1.0) -> int | None:
             if m and not answer.done():
                 answer.set_result(int(m.group(1)))
 
-    transport, _ = await loop.create_datagram_endpoint(Probe, local_addr=(host, 0))
+    transport, _ = await loop.create_datagram_endpoint(Probe, local_addr=(source or host, 0))
     try:
         me = transport.get_extra_info("sockname")
         msg = (f"OPTIONS sip:{host}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me[0]}:{me[1]};branch={sipmsg.new_branch()}\r\n"
