@@ -107,7 +107,7 @@ def brain_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = ("brain", "danger", "calls", "turns", "asr", "sip", "voice", "studio", "records", "media")
+SECTIONS = ("brain", "danger", "calls", "turns", "asr", "sip", "voice", "studio", "records", "media", "faults")
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
@@ -149,6 +149,11 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
 
         result = records.run(settings)
         return result, records.section(result)
+    if name == "faults":
+        from bench import faults
+
+        result = asyncio.run(faults.run(settings))
+        return result, faults.section(result)
     if name == "media":
         from bench import media
 

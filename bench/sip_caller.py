@@ -134,6 +134,7 @@ class Call:
         self.answer: asyncio.Future[int] = loop.create_future()
         self.ended = asyncio.Event()
         self.ended_by = ""
+        self.placed_ns = 0  # when the call was answered (time.time_ns)
         self.referred = False
         self._tx: dict[str, asyncio.Future[SipMessage]] = {}
         self.bot_rtp: tuple[str, int] | None = None
@@ -327,6 +328,20 @@ class Line:
         self._k = index * 7
         self.calls: list[Call] = []
         self.failures: list[int] = []
+        self.silent_s = 0.0  # > 0: hang up a call whose bot sent nothing this long (--hang-up-silent)
+        self.dead = 0
+
+    async def _dead_line(self, call: Call) -> None:
+        """A caller who hears nothing at all (no RTP) for `silent_s` hangs up and dials again."""
+        if self.silent_s <= 0:
+            await asyncio.Event().wait()
+        while True:
+            await asyncio.sleep(0.5)
+            last = call.arrivals[-1] if call.arrivals else call.placed_ns
+            if time.time_ns() - last > self.silent_s * 1e9 and not call.ended.is_set():
+                call.ended_by = "dead_line"
+                call.ended.set()
+                return
 
     def next_recording(self) -> Recording:
         self._k += 1
@@ -349,12 +364,18 @@ class Line:
                     await asyncio.sleep(1.0)
                     continue
                 self.calls.append(call)
+                call.placed_ns = time.time_ns()
                 up.set()
                 streaming = asyncio.get_running_loop().create_task(call.stream())
                 stopping = asyncio.get_running_loop().create_task(stop.wait())
-                await asyncio.wait([stopping, asyncio.ensure_future(call.ended.wait())],
+                watching = asyncio.get_running_loop().create_task(self._dead_line(call))
+                await asyncio.wait([stopping, watching, asyncio.ensure_future(call.ended.wait())],
                                    return_when=asyncio.FIRST_COMPLETED)
                 stopping.cancel()
+                watching.cancel()
+                if call.ended_by == "dead_line":
+                    self.dead += 1
+                    asyncio.get_running_loop().create_task(call._request("BYE", []))  # likely unanswered
                 if stop.is_set():
                     await call.hang_up()
                 call.ended.set()
@@ -430,6 +451,8 @@ async def main() -> None:
     p.add_argument("--local-port", type=int, default=15261)
     p.add_argument("--rtp-min", type=int, default=26000)
     p.add_argument("--rtp-max", type=int, default=26999)
+    p.add_argument("--hang-up-silent", type=float, default=0.0,
+                   help="hang up (and dial again) a call whose bot sent no RTP for this many seconds; 0: never")
     p.add_argument("files", nargs="+")
     args = p.parse_args()
 
@@ -445,6 +468,8 @@ async def main() -> None:
     n = args.calls
     # Calls are dialled 20 ms apart; their turns are spread evenly over one cycle.
     lines = [Line(i, recordings, t0 + (i * 0.618034) % 1 * args.cycle, args.cycle) for i in range(n)]
+    for line in lines:
+        line.silent_s = args.hang_up_silent
     ups = [asyncio.Event() for _ in lines]
     tasks = [loop.create_task(line.run(ua, ports, i * 0.02, stop, ups[i])) for i, line in enumerate(lines)]
     try:
@@ -456,6 +481,7 @@ async def main() -> None:
     await asyncio.sleep(args.seconds)
     cpu_s, wall_s = time.process_time() - cpu0, loop.time() - w0
     print("WINDOW_END", flush=True)
+    stop_ns = time.time_ns()
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
     calls = [c for line in lines for c in line.calls]
@@ -465,6 +491,10 @@ async def main() -> None:
         "calls": n, "seconds": round(wall_s, 1), "dialled": len(calls) + sum(len(x.failures) for x in lines),
         "answered": len(calls), "failed": sorted(s for x in lines for s in x.failures),
         "ended_by_bot": sum(c.ended_by == "bot" for c in calls), "referred": sum(c.referred for c in calls),
+        # Up until the end, but the bot had sent nothing for 3 s: its gateway died under it (bench/faults.py).
+        "dead_lines": sum(x.dead for x in lines),
+        "silent_at_end": sum(c.ended_by == "caller" and (not c.arrivals or stop_ns - c.arrivals[-1] > 3e9)
+                             for c in calls),
         "caller_cpu_pct": round(100 * cpu_s / wall_s, 1),
         "caller_send_late_p99_ms": round(percentile(send_late, 99), 1)})
     print("RESULT " + json.dumps(result), flush=True)
