@@ -111,7 +111,8 @@ class _State:
     next_id: int = 0
     asked: str | None = None  # the caller's latest question handed to the brain
     answers_before: int = 0  # len(answers) when it was asked (a mended fragment's answer is dropped)
-    reply_id: str | None = None  # the utterance answering it
+    reply_id: str | None = None  # the utterance answering it, and when it began
+    reply_t: float = 0.0
     mending: str | None = None  # a fragment the caller is completing (barged in on its answer)
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
@@ -242,13 +243,13 @@ class CallPolicy:
             text = reply or self._prompt("human_transfer", branch)
             say = self._say(e.t, text, interruptible=False, faq_id=d.faq_id,
                             then=Transfer(branch, d.reason or "brain", list(d.recent) or self._recent()))
-            s.reply_id = say.utterance_id  # decided on what may be a fragment: mendable (not danger)
+            s.reply_id, s.reply_t = say.utterance_id, e.t  # decided on what may be a fragment: mendable
             return [say]
         if d.action == "end":
             if not reply:
                 return [self._end_now(Hangup("goodbye"), e.t)]
             say = self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))
-            s.reply_id = say.utterance_id
+            s.reply_id, s.reply_t = say.utterance_id, e.t
             return [say]
         # answer | dialog (and anything unknown, which is safest treated as talk)
         if (d.reason or "").startswith(CHECK_REASON):
@@ -260,7 +261,7 @@ class CallPolicy:
             return self._listen(e.t)
         say = self._say(e.t, reply, faq_id=d.faq_id)
         s.last_said = say
-        s.reply_id = say.utterance_id
+        s.reply_id, s.reply_t = say.utterance_id, e.t
         return [say]
 
     def _dtmf(self, e: Dtmf) -> list[Action]:
@@ -307,12 +308,15 @@ class CallPolicy:
 
     def _barge_in(self, e: BargeIn) -> list[Action]:
         s = self._s
+        soon = (self.config.mend_window_s > 0 and s.asked is not None and s.reply_id is not None
+                and e.t - s.reply_t <= self.config.mend_window_s)
         if s.phase is Phase.LISTENING:
+            if soon and not s.caller_speaking and s.last_said is not None \
+                    and s.last_said.utterance_id == s.reply_id:
+                s.mending = s.asked  # a short reply already over: the caller's words still complete it
             s.caller_speaking = True
             return []
-        mend = (s.phase is Phase.SPEAKING and s.speech is not None and self.config.mend_window_s > 0
-                and s.asked is not None and s.speech.say.utterance_id == s.reply_id
-                and e.t - s.speech.started <= self.config.mend_window_s)
+        mend = soon and s.phase is Phase.SPEAKING and s.speech is not None and s.speech.say.utterance_id == s.reply_id
         if mend or (s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible):
             if mend:
                 # The caller had not finished: their next words complete the question. This holds

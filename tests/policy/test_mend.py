@@ -104,3 +104,22 @@ def test_a_transfer_past_the_window_goes_ahead(call: Call):
     call.t += 2.0
     assert call.barge_in() == []
     assert call.finish()[0] == Transfer(5, "out_of_scope", ["cho tôi hỏi là"])
+
+
+def test_a_short_reply_already_over_is_mended_too(call: Call):
+    call.say("cho tôi hỏi là")
+    call.brain("dialog", "Dạ?")
+    call.finish(after=0.4)  # the reply is over before the caller goes on
+    call.t += 0.3
+    assert call.barge_in() == []  # listening already: nothing to stop
+    assert call.say("lao động tự do được bao nhiêu") == [AskBrain("cho tôi hỏi là lao động tự do được bao nhiêu",
+                                                                  mended=True)]
+
+
+def test_words_long_after_a_short_reply_are_a_new_question(call: Call):
+    call.say("lao động tự do được bao nhiêu")
+    call.brain("dialog", "Dạ?")
+    call.finish(after=0.4)
+    call.t += 3.0
+    call.barge_in()
+    assert call.say("hộ nghèo thì sao") == [AskBrain("hộ nghèo thì sao")]
