@@ -56,7 +56,7 @@ async def call_once(engines: Engines, brain: Any, config: CallConfig, audio: np.
     mended = sum(bool(t.get("mended")) for t in texts)
     return {"texts": [t["text"] for t in texts], "mended": mended > 0,
             "asked": sum(e["event"] == "nlu" for e in events), "answers_heard": len(said) - mended,
-            "latency_ms": list(summary.latency_ms), "judged": judged, "held": held}
+            "latency_ms": list(summary.latency_ms), "judged": judged, "held": held, "danger": summary.danger}
 
 
 def words(text: str) -> int:
@@ -75,8 +75,8 @@ async def compare(engines: Engines, brain: Any, configs: dict[str, CallConfig],
     for q in paused:
         for name, config in configs.items():
             whole = await call_once(engines, brain, config, phone_audio(q.recording.path))
-            if not whole["asked"]:
-                continue  # the safety net took it (a danger phrase, e.g. "đốt than"): not a question
+            if not whole["asked"] or whole["danger"]:
+                continue  # the safety net took it (e.g. "đốt than"): put through, not a question answered
             # What was heard of the complete recording: its mended question holds it all.
             reference = words(whole["texts"][-1] if whole["mended"] else " ".join(whole["texts"]))
             row = await call_once(engines, brain, config, q.audio)
@@ -252,7 +252,13 @@ def section(r: dict[str, Any]) -> str:
              f"`end_pause_ms` {c['end_pause_ms']}, `hold_pause_ms` {c['hold_pause_ms']}, `turn_complete_at` "
              f"{c['turn_complete_at']}, `mend_window_s` {c['mend_window_s']} (turn model: "
              f"{'Smart Turn v3.2' if c['hold_pause_ms'] else 'off'}). *With the turn model*: the same, plus the "
-             f"model asked at the short pause and an unfinished-sounding turn held up to {MODEL_HOLD_MS} ms.", "",
+             f"model asked at the short pause and an unfinished-sounding turn held up to {MODEL_HOLD_MS} ms. "
+             "*Answered whole*: the last question the brain was asked holds ≥ 80 % of the words heard from the "
+             "complete recording, and the caller heard one reply to its end (a fragment's reply the bot stopped "
+             "does not count). Recordings the safety net puts through when said complete (read news sentences "
+             "such as \"đốt than\") are left out: they get no answer either way. The brain is asked about read "
+             "sentences, not hotline questions, so its replies are mostly transfers and requests to rephrase; "
+             "mending stops those too.", "",
              "| measure | before | now | with the turn model | target |", "|---|---|---|---|---|"]
     cols = [b, a] + ([m] if m else [])
     pad = "" if m else " n/a |"
