@@ -116,18 +116,15 @@ def accuracy(engine: AsrEngine, items: list[Utterance]) -> dict[str, Any]:
     return result
 
 
-def turn_end(items: list[Utterance]) -> dict[str, Any]:
+def turn_end(items: list[Utterance], turns: Any) -> dict[str, Any]:
     """A line that falls silent (DTX): each recording cut right after its speech, then no packet at
     all. On the virtual clock, from the last packet's arrival to the turn's end as the call's
     hearing (Silero VAD + the turn detector at the configured end pause) reports it, and how long
     the recogniser's final text then takes (CPU, this machine)."""
     from bot.asr.vietasr_engine import VietAsrEngine
     from bot.call.hearing import CallerTurn, Hearing
-    from bot.call.session import call_config
-    from bot.config import load_settings
     from bot.vad.silero_onnx import SileroOnnxVad
 
-    turns = call_config(load_settings()).turns
     engine = VietAsrEngine(sample_rate=PHONE_RATE)
     delays: list[float] = []
     finals: list[float] = []
@@ -141,7 +138,7 @@ def turn_end(items: list[Utterance]) -> dict[str, Any]:
                 continue
             frames = [np.zeros(160, np.int16)] * 25 + frames[:loud[-1] + 1]  # ends with speech
             packets = [(i * STEP, i, f) for i, f in enumerate(frames)]
-            out, _ = play(packets, 2, tail_s=3.0)
+            out, _ = play(packets, Playout().conceal_frames, tail_s=3.0)  # as a call has it
             last = packets[-1][0]
             hearing = Hearing(SileroOnnxVad(), engine.stream(), turns)
             ended = None
@@ -180,8 +177,10 @@ def cpu_cost(seconds: float = 60.0) -> dict[str, Any]:
     return {"per_slot_us": round(per_slot_us, 1), "core_share_per_call": round(per_slot_us / 20_000, 5)}
 
 
-def run(speech: Path = SPEECH) -> dict[str, Any]:
+def run(settings: Any, speech: Path = SPEECH) -> dict[str, Any]:
+    """`settings`: loaded once by the runner (the turn detector's end pause comes from them)."""
     from bot.asr.vietasr_engine import VietAsrEngine
+    from bot.call.session import call_config
 
     items = corpus(speech)
     load_before = os.getloadavg()[0]
@@ -191,7 +190,7 @@ def run(speech: Path = SPEECH) -> dict[str, Any]:
                                   "accuracy": accuracy(engine, items)}
     finally:
         engine.close()
-    result["turn_end"] = turn_end(items)
+    result["turn_end"] = turn_end(items, call_config(settings).turns)
     result["cpu"] = cpu_cost()
     result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
@@ -205,7 +204,8 @@ def section(r: dict[str, Any]) -> str:
         f"The {r['n']} read sentences of `shared/speech/vivos` and `vieneu` → 8 kHz G.711 µ-law → 20 ms RTP",
         "packets → a simulated network (independent random loss; per-packet delay uniform in 0-jitter, so",
         "packets overtake each other) → the call's playout (`bot/audio/jitter.py`: reorder, duplicates,",
-        "adaptive depth from 40 ms, concealment = the previous frame repeated at ½ then ¼, then silence),",
+        "adaptive depth from 40 ms; concealment where a row says so = the previous frame repeated at ½",
+        "then ¼, then silence; calls run without it, silence at once, as these numbers advise),",
         "pulled every 20 ms on a virtual clock as `LiveCall` pulls it → the recogniser's streaming session",
         f"({r['engine']}). One fixed loss pattern per recording. \"direct\" has the same silence around",
         "each recording as the playout adds (its 40 ms depth before, 0.6 s after), so only the network differs.",
@@ -242,7 +242,9 @@ if __name__ == "__main__":
     import json
     import sys
 
-    res = run()
+    from bot.config import load_settings
+
+    res = run(load_settings())
     if len(sys.argv) > 1:
         Path(sys.argv[1]).write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     print(section(res))

@@ -157,7 +157,7 @@ def run_section(name: str, settings, args) -> tuple[dict, str]:
     if name == "media":
         from bench import media
 
-        result = media.run()
+        result = media.run(settings)
         return result, media.section(result)
     from bench import asr
 

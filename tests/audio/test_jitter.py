@@ -142,7 +142,7 @@ def test_a_late_stream_grows_the_depth_a_timestamp_jump_or_marker_does_not():
 
 def test_a_packet_concealed_then_arriving_late_is_dropped_and_grows_the_depth():
     arrivals = steady(8, skip=(2,)) + [(0.2, 2, 102, False)]
-    p = Playout(depth_s=0.04)
+    p = Playout(depth_s=0.04, conceal_frames=2)
     out = Line(p).run(arrivals, until=0.4)
     assert out.strip("_") == "01~34567" and p.stats.late == 1 and p.depth_s > 0.04
 
