@@ -218,6 +218,7 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
         except (NotImplementedError, RuntimeError):
             pass
     gateways = plan(settings)
+    sip = settings.sip
     cfg = render(settings, gateways)
     bs = brain_settings(settings, secrets.token_hex(24))  # the gateways read it from the token file
     print(f"Starting: the brain (conversations in {bs.rasa.tracker_store}), Kamailio, "
@@ -225,20 +226,24 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
     brain = await start_brain(bs)
     kamailio: subprocess.Popen | None = None
     try:
-        kamailio = start_kamailio(settings, cfg)
         for g in gateways:
             start_gateway(settings, g)
         while not all(g.answering for g in gateways):
             dead = [g for g in gateways if g.proc is not None and g.proc.poll() is not None]
-            if dead or kamailio.poll() is not None:
-                what = (f"gateway {dead[0].n} (see {dead[0].log_file})" if dead
-                        else f"Kamailio (see {settings.cluster.log_dir}/kamailio.log)")
-                print(f"error: {what} exited while starting", file=sys.stderr)
+            if dead:
+                print(f"error: gateway {dead[0].n} exited while starting (see {dead[0].log_file})", file=sys.stderr)
                 return 1
             if stop.is_set():
                 return 0
             await asyncio.sleep(0.5)
-        sip = settings.sip
+        # Kamailio last: its first probes must find the gateways up, or it would take them out of
+        # rotation until the next round and refuse the first calls.
+        kamailio = start_kamailio(settings, cfg)
+        while await sip_ping(_gateway_host(settings), sip.port) is None:  # any answer (even 403): it is up
+            if kamailio.poll() is not None:
+                print(f"error: Kamailio exited while starting (see {settings.cluster.log_dir}/kamailio.log)",
+                      file=sys.stderr)
+                return 1
         lines = [f"SIP (Kamailio):   sip:{sip.host}:{sip.port} (udp), pid {kamailio.pid}; config {cfg}",
                  f"Rasa (brain):     {bs.rasa.url}; conversations in {bs.rasa.tracker_store}"]
         lines += [f"gateway {g.n}:        sip:{_gateway_host(settings)}:{g.sip_port}, RTP {g.rtp[0]}-{g.rtp[1]}, "

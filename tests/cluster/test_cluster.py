@@ -6,8 +6,9 @@ In order, on one running cluster:
     each gateway's records folder has its calls), with the gateway's own address in the SDP;
   - gateway 1 is killed (SIGKILL, pid from its pid file) while calls are running: only calls it
     had answered end badly, and every call made right after is answered, by gateway 2;
-  - a conversation waiting for an either/or reply survives killing the Rasa server: the cluster
-    starts the brain again and the reply is understood (the SQL tracker store kept it);
+  - a conversation survives killing the Rasa server: the cluster starts the brain again and
+    "say that again" repeats the answer given before (the SQL tracker store kept it; a new
+    conversation would hear "nothing to repeat", tests/brain/test_dialogue.py);
   - gateway 1, started again by the cluster, takes calls again;
   - SIGTERM stops everything: Kamailio, the gateways and the brain are gone, every call answered
     has one record in the shared database.
@@ -32,7 +33,6 @@ import pytest
 
 from bot.brain.client import BrainClient
 from bot.content.load import load_knowledge_base
-from tests.brain.test_choice import BETWEEN_TWO  # a question the brain answers with "A, or B?"
 from tests.conftest import ROOT
 from tests.test_run_e2e import _alive, _children, _tail, _tcp_listening, _udp_bound
 from tests.transports.sip.test_sipp import SIPP
@@ -225,15 +225,14 @@ async def test_a_gateway_killed_under_load_loses_only_its_calls_and_new_calls_go
         assert len(on(after, GW[1])) == 6 and all(v["ended_well"] for v in after.values()), after
 
 
-async def test_a_pending_either_or_question_survives_a_brain_restart(cluster):
+async def test_a_conversation_survives_a_brain_restart(cluster):
     kb, _ = load_knowledge_base(ROOT / "data/faq")
     token = (ROOT / f"var/run/brain-{RASA}.token").read_text().strip()
     conversation = f"cluster-{os.getpid()}"
     with explained(cluster):
         async with BrainClient(f"http://127.0.0.1:{RASA}", token, kb, 5, 30.0) as brain:
-            asked = await brain.turn(conversation, BETWEEN_TWO)
-            assert asked.reason.startswith("clarify:"), asked
-            pair = asked.reason.removeprefix("clarify:").split("|")
+            answer = await brain.turn(conversation, "hộ nghèo được hỗ trợ bao nhiêu tiền")
+            assert answer.action == "answer" and answer.faq_id, answer
             rasa = [p for p in _children(cluster.proc.pid)
                     if b"rasa\x00run\x00" in Path(f"/proc/{p}/cmdline").read_bytes()]
             assert len(rasa) == 1, f"the Rasa server among the cluster's children: {rasa}"
@@ -243,8 +242,8 @@ async def test_a_pending_either_or_question_survives_a_brain_restart(cluster):
                 assert time.monotonic() < deadline, "the brain did not come back"
                 await asyncio.sleep(0.5)
             cluster.watch()
-            reply = await brain.turn(conversation, "hai")  # "the second one"
-            assert (reply.action, reply.faq_id) == ("answer", pair[1]), reply
+            again = await brain.turn(conversation, "chị nói lại được không")
+            assert (again.reason, again.faq_id) == ("repeat", answer.faq_id), again
 
 
 async def test_the_restarted_gateway_takes_calls_again(cluster):
