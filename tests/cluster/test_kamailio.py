@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from bot.cluster import plan, render, sip_ping, start_kamailio, _stop
+from bot.cluster import _stop, plan, render, sip_ping, start_kamailio
 
 KAMAILIO = shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin")
 pytestmark = pytest.mark.skipif(KAMAILIO is None, reason="kamailio is not installed (apt install kamailio)")
