@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.audio.resample import resample
+from bot.engines import EngineUnavailable
 
 _SPACES = re.compile(r"\s+")
 
 
-class AsrError(Exception):
+class AsrError(EngineUnavailable):
     """An engine cannot be loaded or used (bad model directory, missing package, ...)."""
 
 

@@ -289,17 +289,10 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
     from bot.asr.registry import make_asr
     from bot.tts import make_tts
     from bot.tts.recordings import RecordedPrompts
-    from bot.vad.silero import SileroVad
-    from bot.vad.silero_onnx import SileroOnnxModel, SileroOnnxVad
+    from bot.vad.registry import make_vad
 
     v = settings.voice
-    if v.vad_engine == "silero-onnx":
-        model = SileroOnnxModel()
-        vad: Callable[[], Vad] = lambda: SileroOnnxVad(model)  # noqa: E731
-    elif v.vad_engine == "silero-ggml":
-        vad = SileroVad
-    else:
-        raise ValueError(f"voice.vad_engine: unknown '{v.vad_engine}' (silero-onnx | silero-ggml)")
+    vad = make_vad(v.vad_engine)
     asr = make_asr(v.asr_engine, v.asr_model_dir or None)
     tts = make_tts(v.tts_engine, v.tts_model_dir or None)
     cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))

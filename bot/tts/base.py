@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.engines import EngineUnavailable
+
 
 class TtsError(RuntimeError):
     """Synthesis of one text failed (the engine itself may still work)."""
 
 
-class TtsUnavailable(TtsError):
+class TtsUnavailable(TtsError, EngineUnavailable):
     """The engine cannot run here at all (missing program, model or library)."""
 
 
