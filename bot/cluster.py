@@ -224,6 +224,9 @@ async def run_cluster(settings: Settings, stop: asyncio.Event | None = None) -> 
     print(f"Starting: the brain (conversations in {bs.rasa.tracker_store}), Kamailio, "
           f"{len(gateways)} gateways ...", flush=True)
     brain = await start_brain(bs)
+    if not brain.owned:  # e.g. a `bot run` of this checkout on the same rasa.port
+        print(f"note: using the brain already running at {bs.rasa.url} as it is: its conversations stay where "
+              "it keeps them, and the cluster cannot restart it", flush=True)
     kamailio: subprocess.Popen | None = None
     try:
         for g in gateways:
