@@ -267,6 +267,12 @@ def section(r: dict[str, Any]) -> str:
     lines += ["| reply latency to complete questions, p50 / p95 (in-process, call clock) | "
               + " | ".join(f"{x['latency_p50_ms']} / {x['latency_p95_ms']} ms" for x in cols)
               + f" |{pad} p95 ≤ 450, aim 350 |", ""]
+    missed = [p for p in a["rows"]["paused"] if not p["whole"]]
+    if missed:
+        danger = [p for p in missed if p.get("danger")]
+        lines += [f"Paused questions not answered whole now: {len(missed)}; {len(danger)} of them because the safety "
+                  "net took the first half for danger (" + ", ".join(f"“{p['texts'][0]}” → {p['danger']}" for p in danger[:3])
+                  + ") and a danger message is never talked over, by design.", ""]
     if "dev" in r:
         db, da = r["dev"]["before"], r["dev"]["after"]
         lines += [f"Dev split (n={da['n']}, where the settings were chosen), before → now: paused questions answered "
