@@ -77,8 +77,8 @@ train overlap: $(GATEWAY) $(RASA)
 
 # A new Rasa environment retrains (a model may not load in another Rasa); the gateway
 # environment and the system packages only have to be there.
-$(MODEL): $(shell find data/faq data/everyday config.yml domain bot/danger -type f -not -name '*.pyc' 2>/dev/null) \
-          rules.yml actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py actions/nlu/danger.py bot/noise.py \
+$(MODEL): $(shell find data/faq data/everyday data/noise config.yml domain bot/danger bot/noise -type f -not -name '*.pyc' 2>/dev/null) \
+          rules.yml actions/nlu/ngram_classifier.py actions/nlu/ngram_model.py actions/nlu/danger.py \
           $(RASA) | $(GATEWAY) $(SYSTEM)
 	@$(BOT) train
 
