@@ -2,7 +2,8 @@
 
 Every turn dispatches what to say plus one decision in the first message's `custom`:
 {"action": "answer" | "transfer" | "dialog" | "end", "faq_id", "branch", "reason", "recent",
- "intent", "confidence"}. What is said is always a response of the domain (built from
+ "intent", "confidence"}; `reason` is a code of bot/policy/reasons.py, the module the gateway
+reads it with. What is said is always a response of the domain (built from
 data/faq/) named here and rendered by the Rasa server; the actions never hold text.
 The domain is not sent to this server (selective domain, for latency); the few facts the
 actions need travel as slots with initial values (see bot/content/build.py).
@@ -20,10 +21,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import DialogueSettings, load_settings
 from bot.content.model import BRANCH_WORDS
+from bot.policy.reasons import Reason, detail_of
 from bot.text import strip_diacritics
 
 RECENT_TURNS = 3  # caller sentences handed to the human with a transfer
-UNVERIFIED_BRANCH = 5  # unverified policy questions belong to labour & social affairs
 
 Say = Tuple[Text, Optional[int]]  # (response name, branch to fill {branch}/{branch_name} with)
 Events = List[Dict[Text, Any]]
@@ -43,7 +44,8 @@ def recent_caller_sentences(tracker: Tracker) -> List[Text]:
 def decide(dispatcher: CollectingDispatcher, tracker: Tracker, say: List[Say], action: Text, *,
            faq_id: Optional[Text] = None, branch: Optional[int] = None, reason: Text = "",
            recent: Optional[List[Text]] = None, fill: Optional[Dict[Text, Text]] = None) -> None:
-    """Say the responses in order; the first message carries the turn's decision."""
+    """Say the responses in order; the first message carries the turn's decision. `reason`: a
+    code of bot/policy/reasons.py, as `Reason.X.text(detail)`."""
     intent = tracker.latest_message.get("intent") or {}
     decision = {"action": action, "faq_id": faq_id, "branch": branch, "reason": reason,
                 "intent": intent.get("name"), "confidence": intent.get("confidence")}
@@ -72,8 +74,8 @@ def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker, reason: T
     if misses >= settings.max_misses:
         branch = settings.human_branch
         return transfer(dispatcher, tracker, ("utter_prompt_not_understood_transfer", branch), branch,
-                        f"not_understood:{reason}")
-    decide(dispatcher, tracker, [("utter_prompt_rephrase", None)], "dialog", reason=f"rephrase:{reason}")
+                        Reason.NOT_UNDERSTOOD.text(reason))
+    decide(dispatcher, tracker, [("utter_prompt_rephrase", None)], "dialog", reason=Reason.REPHRASE.text(reason))
     return [SlotSet("misses", float(misses))]
 
 
@@ -115,7 +117,7 @@ def close_pair(tracker: Tracker) -> Optional[Tuple[Text, Text]]:
 def ask_choice(dispatcher: CollectingDispatcher, tracker: Tracker, pair: Tuple[Text, Text], again: bool = False) -> Events:
     topics = tracker.get_slot("faq_topics") or {}
     a, b = pair
-    decide(dispatcher, tracker, [("utter_prompt_clarify", None)], "dialog", reason=f"clarify:{a}|{b}",
+    decide(dispatcher, tracker, [("utter_prompt_clarify", None)], "dialog", reason=Reason.CLARIFY.text(f"{a}|{b}"),
            fill={"first": topics.get(a, ""), "second": topics.get(b, "")})
     return [SlotSet("choices", [a, b]), SlotSet("choice_misses", 1.0 if again else 0.0), SlotSet("offer", None)]
 
@@ -156,7 +158,7 @@ def answer_choice(dispatcher: CollectingDispatcher, tracker: Tracker, pair: List
     if tracker.get_slot("choice_misses"):
         branch = dialogue_settings().human_branch
         return done + transfer(dispatcher, tracker, ("utter_prompt_not_understood_transfer", branch), branch,
-                               "not_understood:clarify")
+                               Reason.NOT_UNDERSTOOD.text("clarify"))
     return ask_choice(dispatcher, tracker, (pair[0], pair[1]), again=True)
 
 
@@ -209,8 +211,9 @@ def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker, faq_id: Optio
     if not faq_id:
         return not_understood(dispatcher, tracker, "low_answer_confidence")
     if faq_id in (tracker.get_slot("unverified_faqs") or []):
-        return transfer(dispatcher, tracker, ("utter_prompt_unverified_transfer", UNVERIFIED_BRANCH),
-                        UNVERIFIED_BRANCH, f"unverified_answer:{faq_id}", faq_id)
+        branch = dialogue_settings().unverified_branch
+        return transfer(dispatcher, tracker, ("utter_prompt_unverified_transfer", branch), branch,
+                        Reason.UNVERIFIED_ANSWER.text(faq_id), faq_id)
     decide(dispatcher, tracker, [(f"utter_faq/{faq_id}", None), ("utter_prompt_anything_else", None)],
            "answer", faq_id=faq_id)
     return [SlotSet("last_answer", faq_id), SlotSet("misses", 0.0), SlotSet("offer", "anything_else")]
@@ -218,7 +221,7 @@ def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker, faq_id: Optio
 
 def route_danger(dispatcher: CollectingDispatcher, tracker: Tracker, kind: Optional[Text]) -> Events:
     """The kind's message, which says the number, and the transfer at once. The decision's reason
-    `danger:<kind>` tells the gateway to keep the line open if the transfer fails."""
+    `danger:<kind>` (Reason.DANGER) tells the gateway to keep the line open if the transfer fails."""
     routes = tracker.get_slot("danger_routes") or {}
     if kind is None:  # the classifier's own emergency intent: a medical danger in the editors' words
         kind = "medical" if "medical" in routes else ""
@@ -227,7 +230,7 @@ def route_danger(dispatcher: CollectingDispatcher, tracker: Tracker, kind: Optio
         say = (f"utter_danger_{kind}", None)
     route = routes.get(kind, 1)
     branch = dialogue_settings().human_branch if route == "human" else int(route)
-    return transfer(dispatcher, tracker, say, branch, f"danger:{kind or 'medical'}") + [
+    return transfer(dispatcher, tracker, say, branch, Reason.DANGER.text(kind or "medical")) + [
         SlotSet("held", None), SlotSet("choices", None)]
 
 
@@ -260,13 +263,13 @@ class ActionDangerCheck(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         kind = danger_kind(tracker)
-        if str(tracker.get_slot("offer") or "").startswith("danger:"):
+        if Reason.DANGER.matches(tracker.get_slot("offer")):
             return route_danger(dispatcher, tracker, kind)
         ranking = tracker.latest_message.get("intent_ranking") or []
         held_intent = next((i.get("name") for i in ranking if i.get("name") not in NOT_HELD), None)
         held = {"intent": held_intent, "faq_id": chosen_faq(tracker) if held_intent == "faq" else None}
-        decide(dispatcher, tracker, [("utter_danger_check", None)], "dialog", reason=f"danger_check:{kind}")
-        return [SlotSet("offer", f"danger:{kind}"), SlotSet("held", held)]
+        decide(dispatcher, tracker, [("utter_danger_check", None)], "dialog", reason=Reason.DANGER_CHECK.text(kind))
+        return [SlotSet("offer", Reason.DANGER.text(kind)), SlotSet("held", held)]
 
 
 class ActionTransfer(CallerTurn):
@@ -284,7 +287,7 @@ def transfer_for_intent(dispatcher: CollectingDispatcher, tracker: Tracker, inte
     human = dialogue_settings().human_branch
     branch = int(route.removeprefix("branch_")) if route.startswith("branch_") else human
     say = ("utter_prompt_human_transfer", branch) if route == "human" else (f"utter_{intent}", None)
-    return transfer(dispatcher, tracker, say, branch, f"intent:{intent}")
+    return transfer(dispatcher, tracker, say, branch, Reason.INTENT.text(intent))
 
 
 class ActionUnclear(CallerTurn):
@@ -304,7 +307,7 @@ class ActionOutOfScope(CallerTurn):
 
 
 def out_of_scope(dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
-    decide(dispatcher, tracker, [("utter_out_of_scope", None)], "dialog", reason="out_of_scope")
+    decide(dispatcher, tracker, [("utter_out_of_scope", None)], "dialog", reason=Reason.OUT_OF_SCOPE.text())
     return [SlotSet("misses", 0.0), SlotSet("offer", "transfer")]
 
 
@@ -317,20 +320,21 @@ class ActionYesNo(CallerTurn):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         yes = intent_name(tracker) == "affirm"
         offer = tracker.get_slot("offer")
-        if str(offer or "").startswith("danger:"):
-            return self.answer_check(dispatcher, tracker, yes, str(offer).split(":", 1)[1])
+        if Reason.DANGER.matches(offer):
+            return self.answer_check(dispatcher, tracker, yes, detail_of(offer))
         if offer == "transfer" and yes:
             branch = dialogue_settings().human_branch
             return transfer(dispatcher, tracker, ("utter_prompt_out_of_scope_transfer", branch), branch,
-                            "out_of_scope_accepted")
+                            Reason.OUT_OF_SCOPE_ACCEPTED.text())
         if offer == "anything_else" and not yes:
-            decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason="caller_done")
+            decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason=Reason.CALLER_DONE.text())
             return [SlotSet("offer", None)]
         if offer == "transfer":  # declined a person: maybe another question
-            decide(dispatcher, tracker, [("utter_prompt_anything_else", None)], "dialog", reason="declined_transfer")
+            decide(dispatcher, tracker, [("utter_prompt_anything_else", None)], "dialog",
+                   reason=Reason.DECLINED_TRANSFER.text())
             return [SlotSet("offer", "anything_else")]
         say = "utter_prompt_ask_question" if yes else "utter_deny"
-        decide(dispatcher, tracker, [(say, None)], "dialog", reason="affirm" if yes else "deny")
+        decide(dispatcher, tracker, [(say, None)], "dialog", reason=(Reason.AFFIRM if yes else Reason.DENY).text())
         return [SlotSet("offer", None)]
 
     @staticmethod
@@ -349,7 +353,8 @@ class ActionYesNo(CallerTurn):
             return transfer_for_intent(dispatcher, tracker, intent) + done
         if intent == "out_of_scope":
             return out_of_scope(dispatcher, tracker) + done
-        decide(dispatcher, tracker, [("utter_prompt_ask_question", None)], "dialog", reason="danger_check_declined")
+        decide(dispatcher, tracker, [("utter_prompt_ask_question", None)], "dialog",
+               reason=Reason.DANGER_CHECK_DECLINED.text())
         return [SlotSet("offer", None)] + done
 
 
@@ -360,10 +365,12 @@ class ActionRepeat(CallerTurn):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         faq_id = tracker.get_slot("last_answer")
         if not faq_id:
-            decide(dispatcher, tracker, [("utter_prompt_nothing_to_repeat", None)], "dialog", reason="nothing_to_repeat")
+            decide(dispatcher, tracker, [("utter_prompt_nothing_to_repeat", None)], "dialog",
+                   reason=Reason.NOTHING_TO_REPEAT.text())
             return []
         decide(dispatcher, tracker, [("utter_repeat", None), (f"utter_faq/{faq_id}", None),
-                                     ("utter_prompt_anything_else", None)], "dialog", faq_id=faq_id, reason="repeat")
+                                     ("utter_prompt_anything_else", None)], "dialog", faq_id=faq_id,
+               reason=Reason.REPEAT.text())
         return [SlotSet("offer", "anything_else")]
 
 
@@ -375,7 +382,7 @@ class ActionSmallTalk(CallerTurn):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         intent = intent_name(tracker) or "greet"
-        decide(dispatcher, tracker, [(f"utter_{intent}", None)], "dialog", reason=intent)
+        decide(dispatcher, tracker, [(f"utter_{intent}", None)], "dialog", reason=Reason.SMALL_TALK.text(intent))
         return [SlotSet("misses", 0.0), SlotSet("offer", "anything_else" if intent == "thanks" else None)]
 
 
@@ -388,7 +395,7 @@ class ActionGoodbye(CallerTurn):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         if len(recent_caller_sentences(tracker)) <= 1:
-            decide(dispatcher, tracker, [("utter_greet", None)], "dialog", reason="greeting_first_turn")
+            decide(dispatcher, tracker, [("utter_greet", None)], "dialog", reason=Reason.GREETING_FIRST_TURN.text())
             return []
-        decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason="goodbye")
+        decide(dispatcher, tracker, [("utter_goodbye", None)], "end", reason=Reason.GOODBYE.text())
         return [SlotSet("offer", None)]

@@ -51,7 +51,10 @@ class RasaSettings:
 
 @dataclass(frozen=True)
 class DialogueSettings:
+    # Branch numbers: the branches themselves are the editors' (data/faq/meta.yml), and so are
+    # the routes of intents (intents.yml) and danger kinds (danger.yml); these two are the operator's.
     human_branch: int = 5
+    unverified_branch: int = 5  # questions whose entry is not verified yet (labour & social affairs)
     answer_threshold: float = 0.1
     max_misses: int = 2
     # The second FAQ entry at least this likely relative to the first: ask which one is meant.
@@ -67,6 +70,11 @@ class ContentSettings:
 class PrivacySettings:
     keep_transcripts: bool = False
     records_dir: str = "var/records"
+    # What a transfer tells the person who takes the call (docs/handoff.md), separate from what
+    # the records keep: none | reason (call id, reason code, FAQ entry) | summary (and the
+    # caller's last sentences, numbers masked, at most summary_chars characters).
+    share_with_agent: str = "summary"
+    summary_chars: int = 200
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import numpy as np
 from bot.asr.base import AsrEngine, AsrStream, Capabilities, as_pcm
 from bot.audio.frames import AudioFrame, samples_per_frame
 from bot.brain.client import BrainReply
+from bot.call.handoff import Handoff
 from bot.call.session import Engines
 from bot.call.timing import FRAME_MS, FRAME_S
 from bot.content.load import load_knowledge_base
@@ -180,14 +181,16 @@ class RecordingPeer:
     def __init__(self, transfer_result: str | None = None) -> None:
         self.frames: list[AudioFrame | None] = []
         self.transfers: list[int] = []
+        self.handoffs: list[Handoff | None] = []  # what each transfer told the agent
         self.hangups: list[str] = []
         self.transfer_result = transfer_result
 
     async def send_audio(self, frame: AudioFrame | None) -> None:
         self.frames.append(frame)
 
-    async def transfer(self, branch: int) -> str | None:
+    async def transfer(self, branch: int, handoff: Handoff | None = None) -> str | None:
         self.transfers.append(branch)
+        self.handoffs.append(handoff)
         return self.transfer_result
 
     async def hangup(self, reason: str) -> None:

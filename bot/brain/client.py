@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from bot.content.model import KnowledgeBase
+from bot.policy.reasons import Reason
 from bot.text import normalise_utterance
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class BrainReply:
     faq_id: str | None
     branch: int | None
     reply: str
-    reason: str = ""
+    reason: str = ""  # bot/policy/reasons.py
     recent: list[str] = field(default_factory=list)
     latency_ms: float = 0.0
 
@@ -87,12 +88,13 @@ class BrainClient:
             self._http = None
 
     def empty_input(self, text: str) -> BrainReply:
-        return BrainReply(text, None, 0.0, "dialog", None, None, self._kb.prompt("empty_input"), "empty_input")
+        return BrainReply(text, None, 0.0, "dialog", None, None, self._kb.prompt("empty_input"),
+                          Reason.EMPTY_INPUT.text())
 
     def unavailable(self, text: str, why: str) -> BrainReply:
         branch = self._human_branch
         return BrainReply(text, None, 0.0, "transfer", None, branch, self._kb.prompt("system_error", branch),
-                          f"brain_unavailable:{why}", [text] if text else [])
+                          Reason.BRAIN_UNAVAILABLE.text(why), [text] if text else [])
 
     async def turn(self, sender: str, text: str) -> BrainReply:
         """Ask the brain about one caller sentence in conversation `sender`."""

@@ -147,9 +147,12 @@ class CallEndedEvent(SummaryEvent):
 # ----- the browser transport's own (bot/transports/web, to the page only) -------------------------
 @dataclass(frozen=True)
 class HelloEvent(CallEvent):
+    """`reasons`: what each reason code means (bot/policy/reasons.py), for the page to show."""
+
     name = "hello"
     line_rate: int
     max_message_bytes: int
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,11 +164,20 @@ class StartedEvent(CallEvent):
 
 @dataclass(frozen=True)
 class HandedOverEvent(CallEvent):
-    """A browser has nowhere to transfer to: the page shows the branch that would take the call."""
+    """A browser has nowhere to transfer to: the page shows the branch that would take the call
+    and what the agent there would be told (bot/call/handoff.py; "" where privacy withholds it):
+    the reason code and its meaning, the FAQ entry recognised and its question, the summary."""
 
     name = "handed_over"
+    words = ("summary",)
     branch: int
     message: str
+    call_id: str = ""
+    reason: str = ""
+    reason_text: str = ""
+    faq_id: str = ""
+    faq_question: str = ""
+    summary: str = ""
 
 
 @dataclass(frozen=True)

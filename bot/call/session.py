@@ -24,6 +24,7 @@ from bot.audio.frames import AudioFrame
 from bot.call.events import (AnswerEvent, BotSayEvent, CallerTextEvent, CallEvent, DtmfEvent, Emitter,
                              EngineErrorEvent, HangupEvent, Listener, MendedCallerTextEvent, NluEvent, SummaryEvent, TransferEvent,
                              TransferFailedEvent)
+from bot.call.handoff import Handoff, HandoffConfig, Share, build_handoff
 from bot.call.hearing import CallerStarted, CallerTurn, Hearing
 from bot.call.player import Player
 from bot.call.records import CallRecorder
@@ -33,6 +34,7 @@ from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeak
 from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Dtmf, EngineFailed,
                                Event, PlaybackFinished, Tick, TransferFailed)
 from bot.policy.policy import CallPolicy, Phase, PolicyConfig
+from bot.policy.reasons import Reason, detail_of
 from bot.tts.base import TtsEngine
 from bot.tts.cache import PromptCache
 from bot.vad.base import Vad
@@ -67,6 +69,7 @@ class CallConfig:
     turns: TurnConfig = TurnConfig(end_pause_ms=350, max_turn_ms=15000, min_speech_ms=200)
     policy: PolicyConfig = PolicyConfig()
     turn_complete_at: float = 0.5  # the turn model's P(finished) that ends a turn at end_pause_ms
+    handoff: HandoffConfig = HandoffConfig()  # what a transfer tells the agent (privacy.share_with_agent)
 
 
 class CallSession:
@@ -86,7 +89,7 @@ class CallSession:
         self._events = emit if isinstance(emit, Emitter) else Emitter(emit)
         self._recorder = recorder
         danger = engines.danger() if engines.danger else engines.kb.danger
-        self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger)
+        self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger, branches=engines.kb.branches)
         self._player = Player(config.rate)
         judge = engines.turn_model.complete if engines.turn_model is not None and config.turns.holds else None
         self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns, judge,
@@ -95,6 +98,7 @@ class CallSession:
         self._hearing_closed = False
         self._hearing_step = asyncio.Lock()  # one hearing step at a time, in frame order
         self.transfer: TransferEvent | None = None  # set when the policy hands the call over
+        self.handoff: Handoff | None = None  # what goes with that transfer to the agent (bot/call/handoff.py)
         self._last_turn_end: float | None = None
         self.latencies_ms: list[float] = []  # caller's end of speech -> first frame of the reply
         self.ended = False
@@ -156,7 +160,7 @@ class CallSession:
                 log.exception("ASR flush failed")
                 events = []
         await self._on_heard(events)
-        self._emit(HangupEvent("caller", "caller_hung_up"), t_ms)
+        self._emit(HangupEvent("caller", Reason.CALLER_HUNG_UP.text()), t_ms)
         self.policy.handle(CallerHungUp(t_ms / 1000))
         self.ended = True
         self._player.stop()
@@ -166,6 +170,7 @@ class CallSession:
         self._emit(TransferFailedEvent(why), t_ms)
         self.ended = False
         self.transfer = None
+        self.handoff = None
         await self._handle(TransferFailed(t_ms / 1000, why))
 
     async def audio_out(self, t_ms: float) -> AudioFrame | None:
@@ -251,6 +256,8 @@ class CallSession:
                 await self._ask(action.text)
             elif isinstance(action, Transfer):
                 self.transfer = TransferEvent(action.branch, action.reason, list(action.recent))
+                self.handoff = build_handoff(self.call_id, action.branch, action.reason, action.faq_id,
+                                             action.recent, self._config.handoff)
                 self._emit(self.transfer)
                 self.ended = True
             elif isinstance(action, Hangup):
@@ -276,8 +283,8 @@ class CallSession:
 
     async def _ask(self, text: str) -> None:
         reply = await self._brain.turn(self.call_id, text)  # never raises: it falls back itself
-        if (reply.reason or "").startswith("brain_unavailable"):  # bot/brain/client.py's fallback
-            self._emit(EngineErrorEvent("brain", reply.reason.partition(":")[2] or "unavailable"))
+        if Reason.BRAIN_UNAVAILABLE.matches(reply.reason):  # bot/brain/client.py's fallback
+            self._emit(EngineErrorEvent("brain", detail_of(reply.reason) or "unavailable"))
         self._emit(NluEvent(reply.intent, reply.confidence))
         if reply.action == "answer" and reply.faq_id:
             self._emit(AnswerEvent(reply.faq_id))
@@ -304,14 +311,15 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
 
 
 def call_config(settings: Any) -> CallConfig:
-    v, d = settings.voice, settings.dialogue
+    v, d, p = settings.voice, settings.dialogue, settings.privacy
     return CallConfig(
         rate=v.line_rate,
         turns=TurnConfig(end_pause_ms=v.end_pause_ms, max_turn_ms=v.max_turn_s * 1000, min_speech_ms=v.min_speech_ms,
                          hold_pause_ms=v.hold_pause_ms),
         policy=PolicyConfig(human_branch=d.human_branch, no_input_timeout_s=v.no_input_timeout_s,
                             max_call_s=v.max_call_s, mend_window_s=v.mend_window_s),
-        turn_complete_at=v.turn_complete_at)
+        turn_complete_at=v.turn_complete_at,
+        handoff=HandoffConfig(share=Share.parse(p.share_with_agent), summary_chars=p.summary_chars))
 
 
 __all__ = ["CallSession", "Engines", "CallConfig", "make_engines", "call_config"]

@@ -23,11 +23,13 @@ from bot.asr.base import AsrEngine
 from bot.audio.frames import AudioFrame
 from bot.audio.jitter import Playout
 from bot.call.events import CallEndedEvent, Emitter, EngineErrorEvent, Listener, SummaryEvent
+from bot.call.handoff import Handoff
 from bot.call.records import CallRecorder, mask_phone
 from bot.call.session import Brain, CallConfig, CallSession, Engines
 from bot.call.timing import FRAME_MS, FRAME_S, Grid
 from bot.config import Settings
 from bot.ops.logs import call_id_var
+from bot.policy.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,12 @@ class CallPeer(Protocol):
         """The next 20 ms of the bot's voice at the line rate (None: the bot is silent; send
         silence or nothing, as the wire format prefers)."""
 
-    async def transfer(self, branch: int) -> str | None:
-        """Hand the call over to `branch` (1-6) after the announcement has finished playing.
-        Return None once the call is handed over (the transport then ends its leg), or a short
-        reason why not (refused, timeout, no transfer path): the bot then tells the caller which
-        number to dial and hangs up."""
+    async def transfer(self, branch: int, handoff: Handoff | None = None) -> str | None:
+        """Hand the call over to `branch` (1-6) after the announcement has finished playing, with
+        `handoff`, what the agent is told (bot/call/handoff.py: only what privacy allows), as the
+        transport can carry it. Return None once the call is handed over (the transport then ends
+        its leg), or a short reason why not (refused, timeout, no transfer path): the bot then
+        tells the caller which number to dial and hangs up."""
 
     async def hangup(self, reason: str) -> None:
         """The bot ends the call (goodbye, no input, failed transfer)."""
@@ -170,6 +173,7 @@ class LiveCall:
         self._heard_ms = 0.0
         self.playout = Playout()
         self.summary: SummaryEvent | None = None
+        self.session: CallSession | None = None  # once the call is answered
         self.events: list[dict[str, Any]] = []  # this call's events (JSON form), for transports and tests
 
     # ----- from the transport (never blocks) -----------------------------------------------------
@@ -274,8 +278,8 @@ class LiveCall:
             emit(EngineErrorEvent("asr", type(exc).__name__), 0.0)
             worker.calls -= 1
             host._forget(self)
-            await self.peer.hangup("error")
-            self.summary = SummaryEvent(outcome="abandoned", reason="asr_unavailable")
+            await self.peer.hangup(Reason.ERROR.text())
+            self.summary = SummaryEvent(outcome="abandoned", reason=Reason.ASR_UNAVAILABLE.text())
             try:
                 recorder.close(self.summary)  # even this call leaves a record
             except OSError:
@@ -291,7 +295,7 @@ class LiveCall:
             listen = loop.create_task(self._listen(session), name=f"listen-{self.call_id}")
             await self._speak_until_done(session)
             if session.transfer is not None and not self._hung_up:
-                why = await self._transfer(session.transfer.branch)
+                why = await self._transfer(session.transfer.branch, session.handoff)
                 if why is not None:
                     await session.transfer_failed(why, self._now_ms())
                     await self._speak_until_done(session)
@@ -301,7 +305,7 @@ class LiveCall:
         except Exception:  # noqa: BLE001 - this call ends; the process and other calls go on
             log.exception("call %s failed", self.call_id)
             try:
-                await self.peer.hangup("error")
+                await self.peer.hangup(Reason.ERROR.text())
             except Exception:  # noqa: BLE001
                 log.exception("call %s: hangup failed", self.call_id)
         finally:
@@ -365,12 +369,17 @@ class LiveCall:
                     await session.caller_hung_up(t)
                     return
 
-    async def _transfer(self, branch: int) -> str | None:
+    @property
+    def handoff(self) -> Handoff | None:
+        """What the call's transfer tells the agent (None before a transfer, or after one failed)."""
+        return self.session.handoff if self.session is not None else None
+
+    async def _transfer(self, branch: int, handoff: Handoff | None) -> str | None:
         try:
-            return await self.peer.transfer(branch)
+            return await self.peer.transfer(branch, handoff)
         except Exception as exc:  # noqa: BLE001 - a failed transfer is told to the caller
             log.exception("call %s: transfer to %s failed", self.call_id, branch)
             return f"error:{type(exc).__name__}"
 
     async def _hangup(self, session: CallSession) -> None:
-        await self.peer.hangup(session.summary().reason or "bye")
+        await self.peer.hangup(session.summary().reason or Reason.BYE.text())

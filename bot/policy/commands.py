@@ -41,16 +41,18 @@ class AskBrain:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Hand the call to branch `branch`; `recent` (the caller's last sentences) goes with it."""
+    """Hand the call to branch `branch`; the reason (bot/policy/reasons.py), the FAQ entry the
+    bot recognised (if any) and `recent` (the caller's last sentences) go with it."""
 
     branch: int
     reason: str
     recent: list[str] = field(default_factory=list)
+    faq_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Hangup:
-    reason: str  # "goodbye" | "no_input"
+    reason: str  # a reason of bot/policy/reasons.py: goodbye, no_input, transfer_failed:<why>, ...
 
 
 Action = Union[Say, StopSpeaking, Listen, AskBrain, Transfer, Hangup]

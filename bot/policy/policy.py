@@ -17,7 +17,7 @@ still works; a failed transfer repeats the number and keeps the line open.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from bot.content.model import BRANCH_WORDS
@@ -26,15 +26,13 @@ from bot.danger.model import DangerKind, DangerNet
 from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
 from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
                                EngineFailed, Event, PlaybackFinished, Tick, TransferFailed)
+from bot.policy.reasons import Reason, detail_of
 from bot.text import normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 
-KEYPAD_BRANCHES = frozenset("123456")
-DANGER_REASON = "danger:"
-CHECK_REASON = "danger_check:"  # the brain suspects danger and asks the caller first
-CHOICE_REASON = "clarify:"  # the brain asks which of two FAQ entries the caller means
-CHOICE_KEYS = {"1": "một", "2": "hai"}
+DEFAULT_BRANCHES = (1, 2, 3, 4, 5, 6)  # without a knowledge base's list (data/faq/meta.yml `branches`)
+CHOICE_KEYS = {"1": "một", "2": "hai"}  # the brain's "A, hay B?" (reason `clarify`): keys 1 and 2 answer it
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class PolicyConfig:
 class CallSummary:
     outcome: str  # answered | transferred | hangup | abandoned | in_progress
     branch: int | None
-    reason: str
+    reason: str  # bot/policy/reasons.py
     turns: int
     recent: list[str]
     answers: list[str]  # FAQ ids read out, in order
@@ -120,11 +118,13 @@ class _State:
 
 class CallPolicy:
     def __init__(self, prompts: PromptSource, config: PolicyConfig = PolicyConfig(), *,
-                 danger: DangerNet | None = None) -> None:
+                 danger: DangerNet | None = None, branches: Collection[int] | None = None) -> None:
         """`danger`: the editors' safety net (danger.yml). Without one, only the brain's danger
-        decisions are recognised (typed tests, a content directory without the file)."""
+        decisions are recognised (typed tests, a content directory without the file).
+        `branches`: the hotline's branches (the editors' meta.yml); their keys transfer."""
         self._prompts = prompts
         self.config = config
+        self._keypad = frozenset(str(b) for b in (branches or DEFAULT_BRANCHES) if 1 <= b <= 9)
         self._danger = danger
         self._matcher = DangerMatcher.shared(danger) if danger else None
         self._s = _State()
@@ -146,7 +146,7 @@ class CallPolicy:
         if s.phase is Phase.IDLE:
             return []  # nothing happens before the call is answered
         if isinstance(event, CallerHungUp):
-            self._end("caller_hung_up", "caller_hung_up", None, event.t)
+            self._end("caller_hung_up", Reason.CALLER_HUNG_UP.text(), None, event.t)
             return []
         if isinstance(event, EngineFailed):
             return self._engine_failed(event)
@@ -235,26 +235,27 @@ class CallPolicy:
             return []  # overtaken (keypad, timeout, …): too late to matter
         d: Decision = e.reply
         reply = (d.reply or "").strip()
-        if d.action == "transfer" and (d.reason or "").startswith(DANGER_REASON):
-            kind = self._kind_of(d.reason.removeprefix(DANGER_REASON), reply, d.branch)
+        said = Reason.of(d.reason)
+        if d.action == "transfer" and said is Reason.DANGER:
+            kind = self._kind_of(detail_of(d.reason), reply, d.branch)
             return self._danger_transfer(kind, reply or kind.message, e.t)
         if d.action == "transfer":
             branch = d.branch if d.branch is not None else self.config.human_branch
             text = reply or self._prompt("human_transfer", branch)
             say = self._say(e.t, text, interruptible=False, faq_id=d.faq_id,
-                            then=Transfer(branch, d.reason or "brain", list(d.recent) or self._recent()))
+                            then=self._transfer(branch, d.reason or Reason.BRAIN.text(), list(d.recent), d.faq_id))
             s.reply_id, s.reply_t = say.utterance_id, e.t  # decided on what may be a fragment: mendable
             return [say]
         if d.action == "end":
             if not reply:
-                return [self._end_now(Hangup("goodbye"), e.t)]
-            say = self._say(e.t, reply, interruptible=False, then=Hangup("goodbye"))
+                return [self._end_now(Hangup(Reason.GOODBYE.text()), e.t)]
+            say = self._say(e.t, reply, interruptible=False, then=Hangup(Reason.GOODBYE.text()))
             s.reply_id, s.reply_t = say.utterance_id, e.t
             return [say]
         # answer | dialog (and anything unknown, which is safest treated as talk)
-        if (d.reason or "").startswith(CHECK_REASON):
-            s.asked_danger = d.reason.removeprefix(CHECK_REASON)
-        s.choosing = (d.reason or "").startswith(CHOICE_REASON)
+        if said is Reason.DANGER_CHECK:
+            s.asked_danger = detail_of(d.reason)
+        s.choosing = said is Reason.CLARIFY
         if d.action == "answer" and d.faq_id:
             s.answers.append(d.faq_id)
         if not reply:
@@ -268,10 +269,10 @@ class CallPolicy:
         s = self._s
         digit = e.digit.strip()
         speech = s.speech if s.phase is Phase.SPEAKING else None
-        if self._handing_over_danger() and (digit == "0" or digit in KEYPAD_BRANCHES):
+        if self._handing_over_danger() and (digit == "0" or digit in self._keypad):
             # A caller in danger who presses a branch goes there now, without another announcement.
             branch = self.config.human_branch if digit == "0" else int(digit)
-            return [StopSpeaking(), self._end_now(Transfer(branch, "keypad", self._recent()), e.t)]
+            return [StopSpeaking(), self._end_now(self._transfer(branch, Reason.KEYPAD.text()), e.t)]
         if speech and not speech.say.interruptible:
             return []  # the call is already being closed
         stop: list[Action] = [StopSpeaking()] if speech else []
@@ -286,12 +287,12 @@ class CallPolicy:
             s.silences = 0
             branch = self.config.human_branch
             return stop + [self._say(e.t, self._prompt("human_transfer", branch), interruptible=False,
-                                     prompt="human_transfer", then=Transfer(branch, "keypad", self._recent()))]
-        if digit in KEYPAD_BRANCHES:
+                                     prompt="human_transfer", then=self._transfer(branch, Reason.KEYPAD.text()))]
+        if digit in self._keypad:
             s.silences = 0
             branch = int(digit)
             return stop + [self._say(e.t, self._prompt("keypad_transfer", branch), interruptible=False,
-                                     prompt="keypad_transfer", then=Transfer(branch, "keypad", self._recent()))]
+                                     prompt="keypad_transfer", then=self._transfer(branch, Reason.KEYPAD.text()))]
         if digit == "9" and s.phase is not Phase.THINKING and s.last_said is not None:
             s.silences = 0
             last = s.last_said
@@ -351,7 +352,7 @@ class CallPolicy:
         branch = self.config.human_branch
         return stop + [self._say(e.t, self._prompt("system_error", branch), interruptible=False,
                                  prompt="system_error",
-                                 then=Transfer(branch, f"engine_failed:{e.what}", self._recent()))]
+                                 then=self._transfer(branch, Reason.ENGINE_FAILED.text(e.what)))]
 
     def _transfer_failed(self, e: TransferFailed) -> list[Action]:
         """The line could not take the call: say which number to dial, then end politely."""
@@ -369,7 +370,7 @@ class CallPolicy:
             s.last_said = say
             return [say]
         return [self._say(e.t, self._prompt("transfer_failed", branch), interruptible=False,
-                          prompt="transfer_failed", then=Hangup(f"transfer_failed:{e.why}"))]
+                          prompt="transfer_failed", then=Hangup(Reason.TRANSFER_FAILED.text(e.why)))]
 
     # ── rules ──────────────────────────────────────────────────────────────────────────────
     def _danger_transfer(self, kind: DangerKind, text: str, t: float) -> list[Action]:
@@ -379,7 +380,7 @@ class CallPolicy:
         s.danger = kind
         s.danger_seen = kind.id
         s.silences = 0
-        transfer = Transfer(kind.branch(self.config.human_branch), f"{DANGER_REASON}{kind.id}", self._recent())
+        transfer = self._transfer(kind.branch(self.config.human_branch), Reason.DANGER.text(kind.id))
         say = self._say(t, text, interruptible=False, prompt=f"danger_{kind.id}", then=transfer)
         s.last_said = say
         return stop + [say]
@@ -387,7 +388,7 @@ class CallPolicy:
     def _handing_over_danger(self) -> bool:
         s = self._s
         return (s.phase is Phase.SPEAKING and s.speech is not None and isinstance(s.speech.then, Transfer)
-                and s.speech.then.reason.startswith(DANGER_REASON))
+                and Reason.DANGER.matches(s.speech.then.reason))
 
     def _kind_of(self, kind_id: str, said: str, branch: int | None) -> DangerKind:
         """The editors' kind for a brain decision; a kind this gateway does not know (an older
@@ -408,16 +409,23 @@ class CallPolicy:
         s.silences += 1
         if s.silences > self.config.max_reprompts:
             return [self._say(t, self._prompt("no_input_goodbye"), interruptible=False,
-                              prompt="no_input_goodbye", then=Hangup("no_input"))]
+                              prompt="no_input_goodbye", then=Hangup(Reason.NO_INPUT.text()))]
         s.reprompts += 1
         return [self._say(t, self._prompt("empty_input"), prompt="empty_input")]
 
     def _max_call(self, t: float) -> list[Action]:
         branch = self.config.human_branch
         return [self._say(t, self._prompt("max_call_length", branch), interruptible=False,
-                          prompt="max_call_length", then=Transfer(branch, "max_call_length", self._recent()))]
+                          prompt="max_call_length", then=self._transfer(branch, Reason.MAX_CALL_LENGTH.text()))]
 
     # ── helpers ────────────────────────────────────────────────────────────────────────────
+    def _transfer(self, branch: int, reason: str, recent: list[str] | None = None,
+                  faq_id: str | None = None) -> Transfer:
+        """A transfer with what goes with it: the caller's last sentences and the FAQ entry the
+        bot recognised (the decision's, else the last one answered on this call)."""
+        answers = self._s.answers
+        return Transfer(branch, reason, recent or self._recent(), faq_id or (answers[-1] if answers else None))
+
     def _finish_speech(self, t: float) -> list[Action]:
         speech = self._s.speech
         self._s.speech = None

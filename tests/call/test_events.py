@@ -26,10 +26,12 @@ def test_every_event_has_its_json_name_and_keys_in_order():
         (HangupEvent("bot", "no_input"), {"event": "hangup", "by": "bot", "reason": "no_input"}),
         (SUMMARY, {"event": "summary", **SUMMARY_JSON}),
         (CallEndedEvent.of(SUMMARY), {"event": "call_ended", **SUMMARY_JSON}),
-        (HelloEvent(8000, 65536), {"event": "hello", "line_rate": 8000, "max_message_bytes": 65536}),
+        (HelloEvent(8000, 65536, {"keypad": "bấm phím"}),
+         {"event": "hello", "line_rate": 8000, "max_message_bytes": 65536, "reasons": {"keypad": "bấm phím"}}),
         (StartedEvent("abc", 8000), {"event": "started", "call_id": "abc", "line_rate": 8000}),
-        (HandedOverEvent(5, "Đang chuyển sang nhánh 5"),
-         {"event": "handed_over", "branch": 5, "message": "Đang chuyển sang nhánh 5"}),
+        (HandedOverEvent(5, "Đang chuyển sang nhánh 5", "abc", "keypad", "bấm phím", "hn", "Hộ nghèo?", "a / b"),
+         {"event": "handed_over", "branch": 5, "message": "Đang chuyển sang nhánh 5", "call_id": "abc",
+          "reason": "keypad", "reason_text": "bấm phím", "faq_id": "hn", "faq_question": "Hộ nghèo?", "summary": "a / b"}),
         (BotHangupEvent("bye"), {"event": "bot_hangup", "reason": "bye"}),
         (BusyEvent("bận"), {"event": "busy", "message": "bận"}),
         (ErrorEvent("bad_json", "..."), {"event": "error", "code": "bad_json", "message": "..."}),
@@ -45,6 +47,7 @@ def test_stamps_come_first_and_records_drop_the_callers_words():
     assert to_json(DtmfEvent("5"), t=1.23456)["t"] == 1.235
     assert "text" not in to_json(CallerTextEvent("số điện thoại"), 2.0, transcripts=False)
     assert "recent" not in to_json(TransferEvent(5, "keypad", ["x"]), 2.0, transcripts=False)
+    assert "summary" not in to_json(HandedOverEvent(5, "m", summary="x"), 2.0, transcripts=False)
     assert to_json(BotSayEvent("Xin chào", 10), 2.0, transcripts=False)["text"] == "Xin chào"  # the bot's words stay
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot.call.handoff import Handoff
 from bot.call.session import call_config
 from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
@@ -63,6 +64,9 @@ async def test_four_calls_at_once_answer_transfer_refused_transfer_and_dead_line
     assert refused.hangups == ["transfer_failed:refused"]
 
     assert handed_over.transfers == [3] and handed_over.hangups == []
+    # What the agent is told goes to the transport with the transfer (bot/call/handoff.py).
+    assert handed_over.handoffs == [Handoff(calls[2].call_id, 3, "keypad")]
+    assert calls[2].handoff == handed_over.handoffs[0]
     assert summaries[2].outcome == "transferred" and summaries[2].branch == 3
 
     assert summaries[3].outcome == "abandoned"  # no audio at all: ended by the media timeout

@@ -47,7 +47,7 @@ def test_danger_words_say_the_number_then_transfer_without_the_brain(call: Call,
     assert say.interruptible is False and say.prompt == f"danger_{kind}"
     assert not any(isinstance(a, Transfer) for a in actions)  # the message first ...
     done = call.finish(after=6.0)
-    assert done == [Transfer(declared.branch(5), f"danger:{kind}", ["hỗ trợ hộ nghèo", " ".join(text.split())])]
+    assert done == [Transfer(declared.branch(5), f"danger:{kind}", ["hỗ trợ hộ nghèo", " ".join(text.split())], "hn")]
     assert call.policy.summary().outcome == "transferred"
     assert call.policy.summary().reason == f"danger:{kind}"
 

@@ -14,6 +14,11 @@ stores it before AudioSocket() runs, in a global variable named after the UUID:
     Set(GLOBAL(AUDIOSOCKET_<uuid hex, no dashes>)=${CHANNEL})
 
 and clears it in a hangup handler. `redirect()` reads it back with Getvar.
+
+Before the Redirect it sets, on that channel, BOT_TRANSFER_BRANCH and the handoff context as
+inheritable variables (`__BRANCH7_CALL` and so on, bot/call/handoff.py): the branch's dialplan
+reads them as ${BRANCH7_CALL}, ${BRANCH7_REASON}, ${BRANCH7_FAQ}, ${BRANCH7_SUMMARY}, and so can
+the channel it dials to the agent (docs/handoff.md).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import itertools
 import logging
 import uuid as uuidlib
 
+from bot.call.handoff import Handoff
 from bot.config import AudioSocketSettings
 
 log = logging.getLogger(__name__)
@@ -143,9 +149,11 @@ class AmiClient:
             raise AmiError(f"AMI {name} refused: {message.get('Message', message['Response'])}")
 
 
-async def redirect(settings: AudioSocketSettings, call_uuid: str, branch: int, timeout_s: float = 3.0) -> str | None:
+async def redirect(settings: AudioSocketSettings, call_uuid: str, branch: int, timeout_s: float = 3.0, *,
+                   handoff: Handoff | None = None) -> str | None:
     """Send the channel of AudioSocket stream `call_uuid` to extension `branch` of
-    `settings.transfer_context`. None once Asterisk accepted the Redirect, else a short reason."""
+    `settings.transfer_context`, with the handoff's channel variables set first. None once
+    Asterisk accepted the Redirect, else a short reason."""
     if not settings.ami_host:
         return "no_transfer_path"
     try:
@@ -158,6 +166,9 @@ async def redirect(settings: AudioSocketSettings, call_uuid: str, branch: int, t
                             channel_variable(call_uuid))
                 return "no_channel"
             await ami.action("Setvar", Channel=channel, Variable="BOT_TRANSFER_BRANCH", Value=str(branch))
+            for name, value in handoff.channel_variables() if handoff else []:
+                # "__": inherited by the channels it dials (the agent's), read as ${BRANCH7_...}.
+                await ami.action("Setvar", Channel=channel, Variable=f"__{name}", Value=value)
             await ami.action("Redirect", Channel=channel, Context=settings.transfer_context,
                              Exten=str(branch), Priority="1")
             log.info("AMI: %s redirected to %s,%s,1", channel, settings.transfer_context, branch)

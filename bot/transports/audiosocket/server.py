@@ -15,6 +15,7 @@ import uuid as uuidlib
 
 from bot.audio.frames import AudioFrame
 from bot.audio.resample import resample
+from bot.call.handoff import Handoff
 from bot.config import Settings
 from bot.gateway.host import CallHost, LiveCall
 from bot.transports.audiosocket import ami, protocol
@@ -60,8 +61,8 @@ class _Connection:
             log.info("audiosocket %s: peer stopped reading, ending the call", self.uuid)
             self._line_dead()
 
-    async def transfer(self, branch: int) -> str | None:
-        why = await ami.redirect(self.server.settings.audiosocket, self.uuid, branch)
+    async def transfer(self, branch: int, handoff: Handoff | None = None) -> str | None:
+        why = await ami.redirect(self.server.settings.audiosocket, self.uuid, branch, handoff=handoff)
         self.transferred = why is None
         return why
 

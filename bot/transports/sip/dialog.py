@@ -7,12 +7,14 @@ the call only through `LiveCall` (audio, dtmf, hung_up) and the `CallPeer` metho
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import secrets
 from typing import TYPE_CHECKING
 
 from bot.audio.frames import AudioFrame
+from bot.call.handoff import MIN_SUMMARY_CHARS, Handoff
 from bot.gateway.host import LiveCall
 from bot.transports.sip import message as sipmsg
 from bot.transports.sip.media import RtpSession
@@ -30,6 +32,7 @@ TRANSFER_TIMEOUT_S = 8.0  # REFER answered and the transfer under way (a first N
 TRANSFER_RING_S = 45.0    # after a provisional NOTIFY (100 Trying, 180 Ringing): the branch's phone may ring
 ACK_WAIT_S = 32.0   # 64*T1: Timer H, how long the 2xx is retransmitted waiting for the ACK
 BYE_TIMEOUT_S = 4.0
+UDP_REQUEST_BYTES = 1300  # RFC 3261 section 18.1.1: a larger request belongs on a congestion-controlled transport
 _SIPFRAG = re.compile(r"^\s*SIP/2\.0\s+(\d{3})")
 
 
@@ -226,17 +229,18 @@ class SipCall:
         if self.state in ("answered", "confirmed"):
             self.rtp.send(frame)
 
-    async def transfer(self, branch: int) -> str | None:
-        """Blind transfer: REFER, then NOTIFYs until a final sipfrag (RFC 3515, RFC 5589 section 6)."""
+    async def transfer(self, branch: int, handoff: Handoff | None = None) -> str | None:
+        """Blind transfer: REFER, then NOTIFYs until a final sipfrag (RFC 3515, RFC 5589 section 6).
+        The handoff goes as X-Branch7-* headers twice: in the Refer-To URI (RFC 3261 section
+        19.1.1), which the transferee's INVITE to the branch carries (section 19.1.5), and on the
+        REFER itself (Asterisk's GET_TRANSFERRER_DATA reads those; docs/handoff.md)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TRANSFER_TIMEOUT_S
         if not await self._confirmed(TRANSFER_TIMEOUT_S):
             return "caller_hung_up" if self.state == "ended" else "no_ack"
-        target = self.server.settings.sip.transfer_uri.format(branch=branch)
         self._transfer = loop.create_future()
         self._transfer_progress_at = None
-        refer = self._request("REFER", [("Refer-To", f"<{target}>"), ("Referred-By", f"<{self.local_uri}>"),
-                                        ("Contact", f"<{self.server.contact_uri(self.flow)}>")])
+        refer = self._refer(self.server.settings.sip.transfer_uri.format(branch=branch), handoff)
         response = await self.server.request(self.flow, refer, TRANSFER_TIMEOUT_S)
         if self.state == "ended":
             return "caller_hung_up"
@@ -268,6 +272,23 @@ class SipCall:
         await self._bye()
 
     # ----- our requests --------------------------------------------------------------------------
+    def _refer(self, target: str, handoff: Handoff | None) -> SipMessage:
+        """The REFER to `target` with the handoff's headers. Over UDP the summary is shortened
+        until the request fits in UDP_REQUEST_BYTES (dropped if even a short one does not)."""
+        refer = self._request("REFER", [("Refer-To", f"<{target}>"), ("Referred-By", f"<{self.local_uri}>"),
+                                        ("Contact", f"<{self.server.contact_uri(self.flow)}>")])
+        base = list(refer.headers)
+        while handoff is not None and handoff.fields():
+            fields = handoff.sip_headers()
+            refer_to = f"<{sipmsg.with_headers(target, fields)}>"
+            refer.headers = [(n, refer_to if sipmsg.canonical(n) == "refer-to" else v) for n, v in base] + fields
+            if not self.flow.unreliable or len(refer.to_bytes()) <= UDP_REQUEST_BYTES or not handoff.summary:
+                break
+            shorter = len(handoff.summary) * 3 // 4
+            handoff = (handoff.shortened(shorter) if shorter >= MIN_SUMMARY_CHARS
+                       else dataclasses.replace(handoff, summary=""))
+        return refer
+
     async def _confirmed(self, timeout: float) -> bool:
         if self.state == "answered":
             try:

@@ -1,4 +1,4 @@
-"""SIP messages (RFC 3261 section 7): parse from bytes, build, serialise. Nothing else.
+"""SIP messages (RFC 3261 section 7): parse from bytes, build, serialise; URI helpers.
 
 Parsing is strict about framing and lenient about content: a message that cannot be framed
 (no start line, a bad header line, a wrong Content-Length, too big) raises `SipParseError`, the
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
 
 MAX_HEADERS = 120
 
@@ -128,6 +129,33 @@ def addr_uri(value: str) -> str:
         inner = value.split("<", 1)[1]
         return inner.split(">", 1)[0].strip()
     return value.split(";", 1)[0].strip()
+
+
+def escape_hvalue(value: str) -> str:
+    """A URI header's name or value %-escaped (RFC 3261 section 19.1.1 and the `hvalue` rule of
+    section 25.1): UTF-8, then every byte but RFC 3986's unreserved characters (letters, digits,
+    "-", ".", "_", "~", all of them allowed in an hvalue) as %XX."""
+    return quote(value, safe="", encoding="utf-8")
+
+
+def with_headers(uri: str, headers: list[tuple[str, str]]) -> str:
+    """`uri` with header fields for the request it leads to (RFC 3261 section 19.1.1):
+    "sip:5@pbx?X-A=1&X-B=two%20words". A URI that already has headers keeps them."""
+    if not headers:
+        return uri
+    fields = "&".join(f"{escape_hvalue(name)}={escape_hvalue(value)}" for name, value in headers)
+    return f"{uri}{'&' if '?' in uri else '?'}{fields}"
+
+
+def uri_headers(uri: str) -> tuple[str, list[tuple[str, str]]]:
+    """A URI without its header part, and the headers (unescaped, in order): what a user agent
+    sending a request to `uri` turns into request headers (RFC 3261 section 19.1.5)."""
+    bare, _, query = uri.partition("?")
+    headers = []
+    for pair in query.split("&") if query else []:
+        name, _, value = pair.partition("=")
+        headers.append((unquote(name), unquote(value)))
+    return bare, headers
 
 
 def uri_host_port(uri: str, default_port: int = 5060) -> tuple[str, int] | None:

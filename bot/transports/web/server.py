@@ -12,12 +12,15 @@ server -> browser
   binary the bot's voice: 20 ms of int16 little-endian mono PCM at the line rate (8 kHz), paced in
          real time; nothing is sent while the bot is silent
   text   JSON: every call event of `LiveCall` (bot_say, caller_text, nlu, answer, dtmf, transfer,
-         transfer_failed, hangup, call_ended) plus this transport's own: hello, started,
-         handed_over {branch, message}, bot_hangup {reason}, busy {message}, error {code, message}
-         (all of them typed in bot/call/events.py)
+         transfer_failed, hangup, call_ended) plus this transport's own: hello {line_rate,
+         max_message_bytes, reasons}, started, handed_over {branch, message, call_id, reason,
+         reason_text, faq_id, faq_question, summary}, bot_hangup {reason}, busy {message},
+         error {code, message} (all of them typed in bot/call/events.py)
 
-A browser has nowhere to hand a call over to: `transfer(branch)` shows the branch on the page
-("Đang chuyển sang nhánh N") and returns None, so the call counts as handed over and ends there.
+A browser has nowhere to hand a call over to: `transfer(branch, handoff)` shows the branch on
+the page ("Đang chuyển sang nhánh N") with what the agent would be told (the handoff, as
+`privacy.share_with_agent` allows), and returns None, so the call counts as handed over and
+ends there.
 """
 from __future__ import annotations
 
@@ -36,8 +39,10 @@ from bot.audio.frames import AudioFrame, samples_per_frame
 from bot.audio.resample import StreamResampler
 from bot.call.events import (BotHangupEvent, BusyEvent, Emitter, ErrorEvent, HandedOverEvent, HelloEvent,
                              StartedEvent, SummaryEvent)
+from bot.call.handoff import Handoff
 from bot.config import Settings
 from bot.gateway.host import CallHost, LiveCall
+from bot.policy.reasons import LABELS, label
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +186,7 @@ class _Connection:
     # ----- the connection ------------------------------------------------------------------------
     async def serve(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="web-writer")
-        self._page(HelloEvent(self.line_rate, MAX_MESSAGE_BYTES))
+        self._page(HelloEvent(self.line_rate, MAX_MESSAGE_BYTES, {r.value: text for r, text in LABELS.items()}))
         idle = asyncio.get_running_loop().call_later(START_TIMEOUT_S, self._idle)
         try:
             async for msg in self.ws:
@@ -342,9 +347,14 @@ class _Connection:
             return  # the browser stopped reading; drop rather than grow
         self._out.put_nowait(("bytes", frame.pcm))
 
-    async def transfer(self, branch: int) -> str | None:
-        """No phone line to hand over to: the page shows which branch would take the call."""
-        self._page(HandedOverEvent(branch, f"Đang chuyển sang nhánh {branch}"))
+    async def transfer(self, branch: int, handoff: Handoff | None = None) -> str | None:
+        """No phone line to hand over to: the page shows which branch would take the call, and
+        what its agent would be told."""
+        h = handoff or Handoff("", branch)
+        faq = self.server.host.engines.kb.faq(h.faq_id) if h.faq_id else None
+        self._page(HandedOverEvent(branch, f"Đang chuyển sang nhánh {branch}", h.call_id, h.reason,
+                                   label(h.reason) if h.reason else "", h.faq_id, faq.question if faq else "",
+                                   h.summary))
         return None
 
     async def hangup(self, reason: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from bot.call.handoff import Handoff
 from bot.config import AudioSocketSettings
 from bot.transports.audiosocket import ami
 
@@ -109,6 +110,26 @@ async def test_what_goes_wrong_becomes_a_short_reason():
         assert await ami.redirect(_settings(server.sockets[0].getsockname()[1]), CALL, 5) == "refused"
     finally:
         server.close()
+
+
+async def test_the_handoff_is_set_on_the_channel_before_the_redirect():
+    fake = FakeAmi("PJSIP/trunk-00000009")
+    port = await fake.start()
+    summary = "chị Lan, số 091****678: hộ nghèo & cận nghèo = bao nhiêu? <gấp> 100%"
+    try:
+        handoff = Handoff(CALL, 5, "unverified_answer:hn_muc", "hn_muc", summary)
+        assert await ami.redirect(_settings(port), CALL, 5, handoff=handoff) is None
+        assert await ami.redirect(_settings(port), CALL, 3, handoff=Handoff("", 3)) is None  # nothing shared
+    finally:
+        await fake.close()
+    shared, withheld = fake.actions[:9], fake.actions[9:]
+    assert [a["Action"] for a in shared] == ["Login", "Getvar"] + ["Setvar"] * 5 + ["Redirect", "Logoff"]
+    assert [(a["Channel"], a["Variable"], a["Value"]) for a in shared if a["Action"] == "Setvar"] == [
+        ("PJSIP/trunk-00000009", "BOT_TRANSFER_BRANCH", "5"), ("PJSIP/trunk-00000009", "__BRANCH7_CALL", CALL),
+        ("PJSIP/trunk-00000009", "__BRANCH7_REASON", "unverified_answer:hn_muc"),
+        ("PJSIP/trunk-00000009", "__BRANCH7_FAQ", "hn_muc"),
+        ("PJSIP/trunk-00000009", "__BRANCH7_SUMMARY", summary)]  # UTF-8 on the wire, as it was said
+    assert [a["Action"] for a in withheld] == ["Login", "Getvar", "Setvar", "Redirect", "Logoff"]
 
 
 def test_fields_with_line_breaks_are_refused():

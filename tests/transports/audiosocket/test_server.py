@@ -185,14 +185,23 @@ async def test_a_caller_speaks_is_answered_presses_a_key_and_hangs_up(engines, s
     assert gw.host.calls == {}
 
 
-async def test_keypad_zero_redirects_the_channel_through_the_manager(fakes, settings, tmp_path):
+SAID = "Chị tên Lan, số 0912 345 678: hộ nghèo & cận nghèo = được bao nhiêu?"
+
+
+async def test_keypad_zero_redirects_the_channel_through_the_manager(settings, tmp_path):
+    """The caller says a sentence (stand-in engines: a loud tone, heard as SAID), hears the answer
+    start, presses 0: the handoff is set on the channel as variables, then the Redirect."""
+    engines = fake_engines(tmp_path / "prompts", transcripts=[SAID])
     ami = FakeAmi("PJSIP/trunk-0000002a")
     ami_port = await ami.start()
     audiosocket = {"ami_host": "127.0.0.1", "ami_port": ami_port, "ami_user": "bot", "ami_secret": "s3cret"}
-    async with Gateway(fakes, settings, tmp_path, 19093, audiosocket=audiosocket) as gw:
+    async with Gateway(engines, settings, tmp_path, 19093, audiosocket=audiosocket) as gw:
         caller = await Caller(19093).connect()
         caller.start_line()
         await asyncio.sleep(0.3)
+        await caller.say((8000 * np.sin(2 * np.pi * 300 * np.arange(12000) / 8000)).astype(np.int16))
+        await gw.wait_for(caller, "answer")
+        await asyncio.sleep(0.5)
         caller.send(DTMF, b"0")
         await asyncio.wait_for(ami.redirected.wait(), 20)
         caller.drop()  # Asterisk takes the channel out of AudioSocket() and closes the socket
@@ -200,8 +209,16 @@ async def test_keypad_zero_redirects_the_channel_through_the_manager(fakes, sett
     await ami.close()
 
     by_action = {a["Action"]: a for a in ami.actions}
-    assert [a["Action"] for a in ami.actions] == ["Login", "Getvar", "Setvar", "Redirect", "Logoff"]
+    assert [a["Action"] for a in ami.actions] == ["Login", "Getvar"] + ["Setvar"] * 5 + ["Redirect", "Logoff"]
     assert by_action["Getvar"]["Variable"] == "AUDIOSOCKET_" + caller.uuid.hex
+    # On the channel before the Redirect, inheritable ("__") so the agent's channel has them too.
+    assert [(a["Channel"], a["Variable"], a["Value"]) for a in ami.actions if a["Action"] == "Setvar"] == [
+        ("PJSIP/trunk-0000002a", "BOT_TRANSFER_BRANCH", "5"),
+        ("PJSIP/trunk-0000002a", "__BRANCH7_CALL", str(caller.uuid)),
+        ("PJSIP/trunk-0000002a", "__BRANCH7_REASON", "keypad"),
+        ("PJSIP/trunk-0000002a", "__BRANCH7_FAQ", ANSWER.id),
+        ("PJSIP/trunk-0000002a", "__BRANCH7_SUMMARY",
+         "Chị tên Lan, số 091****678: hộ nghèo & cận nghèo = được bao nhiêu?")]
     redirect = by_action["Redirect"]
     assert (redirect["Channel"], redirect["Context"], redirect["Exten"], redirect["Priority"]) == \
         ("PJSIP/trunk-0000002a", "hotline-branches", "5", "1")

@@ -82,6 +82,20 @@ def test_uri_helpers():
     assert sipmsg.uri_host_port("tel:123") is None
 
 
+@pytest.mark.parametrize("value", ["keypad", "hộ nghèo & cận nghèo = bao nhiêu? <gấp>", "100% a+b/c;d,e", "a&b=c?d>e",
+                                   "  spaces  ", "", "~-._!*'()", "Ủy ban Mặt trận Tổ quốc"])
+def test_uri_headers_are_escaped_and_read_back(value):
+    uri = sipmsg.with_headers("sip:5@pbx.example:5070;transport=udp", [("X-Branch7-Summary", value), ("X-B", "1")])
+    assert uri.isascii() and " " not in uri and uri.count("?") == 1 and uri.count("&") == 1
+    assert sipmsg.uri_headers(uri) == ("sip:5@pbx.example:5070;transport=udp", [("X-Branch7-Summary", value),
+                                                                                 ("X-B", "1")])
+    assert sipmsg.uri_host_port(uri) == ("pbx.example", 5070)
+    # Headers already in the URI (an operator's transfer_uri) are kept; ours follow.
+    assert sipmsg.uri_headers(sipmsg.with_headers("sip:5@pbx?X-Site=HN", [("X-A", value)]))[1] == [
+        ("X-Site", "HN"), ("X-A", value)]
+    assert sipmsg.with_headers("sip:5@pbx", []) == "sip:5@pbx"
+
+
 def test_tcp_stream_framing():
     buf = bytearray(b"\r\n" + INVITE + INVITE[:30])
     first = sipmsg.frame_stream(buf, 8192)

@@ -3,12 +3,14 @@ the engines: refusals, garbage, RTP in/out, keypad events, hold, BYE, and transf
 from __future__ import annotations
 
 import asyncio
+import re
 
 import numpy as np
 import pytest
 
 from bot.audio.frames import AudioFrame
 from bot.audio.jitter import Playout
+from bot.call.handoff import Handoff
 from bot.gateway.host import CallHost
 from bot.transports.sip import dialog, start_sip
 from bot.transports.sip import message as sipmsg
@@ -266,6 +268,50 @@ async def test_transfer_failures_are_reported_and_a_success_ends_the_leg(endpoin
     bye = await client.expect(method="BYE")  # RFC 5589: the transferor hangs up its leg
     client.answer(bye, 200)
     await asyncio.sleep(0.05)
+
+
+# RFC 3261 section 25.1: what an hname / hvalue may hold unescaped, and the %-escapes.
+HVALUE = r"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|%[0-9A-F]{2})*"
+URI_HEADERS = re.compile(rf"^sip:[^?]+\?{HVALUE}={HVALUE}(?:&{HVALUE}={HVALUE})*$")
+SUMMARY = "chị Lan, số 091****678: hộ nghèo & cận nghèo = bao nhiêu? <gấp> 100% a+b"
+
+
+async def test_the_refer_carries_the_handoff_escaped_in_refer_to_and_as_headers(endpoint):
+    host, server, client = await endpoint(transfer_uri="sip:{branch}@127.0.0.1:5070")
+    await client.call()
+    await asyncio.sleep(0.05)
+    peer = host.lives[0].peer
+
+    async def refer(handoff: Handoff | None) -> sipmsg.SipMessage:
+        task = asyncio.create_task(peer.transfer(3, handoff))
+        req = await client.expect(method="REFER")
+        client.answer(req, 403)  # refused: the next one can follow
+        assert await asyncio.wait_for(task, 3) == "refused:403"
+        return req
+
+    handoff = Handoff("c-42", 3, "intent:symptoms_advice", "hn_muc", SUMMARY)
+    req = await refer(handoff)
+    target = sipmsg.addr_uri(req.get("refer-to"))
+    assert URI_HEADERS.match(target), target  # ASCII, each value %-escaped as section 19.1.1 says
+    assert "%26" in target and "%3D" in target and "%3F" in target and "%3E" in target and "%20" in target
+    assert sipmsg.uri_headers(target) == ("sip:3@127.0.0.1:5070", [
+        ("X-Branch7-Call", "c-42"), ("X-Branch7-Reason", "intent:symptoms_advice"), ("X-Branch7-Faq", "hn_muc"),
+        ("X-Branch7-Summary", SUMMARY)])
+    # The same on the REFER itself (Asterisk's GET_TRANSFERRER_DATA reads these), as UTF-8 text.
+    assert [(n, req.get(n)) for n in ("X-Branch7-Call", "X-Branch7-Faq", "X-Branch7-Summary")] == [
+        ("X-Branch7-Call", "c-42"), ("X-Branch7-Faq", "hn_muc"), ("X-Branch7-Summary", SUMMARY)]
+
+    # A long summary is cut (newest words kept) until the REFER fits a UDP request (RFC 3261 18.1.1).
+    long = Handoff("c-43", 3, "keypad", "", " / ".join(["hộ nghèo được hỗ trợ bao nhiêu tiền ạ"] * 6))
+    req = await refer(long)
+    summary = dict(sipmsg.uri_headers(sipmsg.addr_uri(req.get("refer-to")))[1])["X-Branch7-Summary"]
+    assert len(req.to_bytes()) <= dialog.UDP_REQUEST_BYTES
+    assert summary.startswith("…") and long.summary.endswith(summary[1:]) and len(summary) < len(long.summary)
+    assert req.get("x-branch7-summary") == summary and "X-Branch7-Faq" not in req.to_bytes().decode()
+
+    # Nothing to share (privacy.share_with_agent: none): the plain REFER of before.
+    req = await refer(Handoff("", 3))
+    assert req.get("refer-to") == "<sip:3@127.0.0.1:5070>" and "X-Branch7" not in req.to_bytes().decode()
 
 
 async def test_tcp_frames_messages_by_content_length(endpoint):

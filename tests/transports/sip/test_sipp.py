@@ -2,11 +2,13 @@
 with a keyword brain: on stand-in engines (tests/fakes.py) where only keys move, on the real ones
 for spoken questions. Each scenario is in scenarios/.
 
-Ports: SIP 15060-15099, RTP 22000-22999 (the bot 22000-22499, sipp and the test above).
+Ports: SIP 15060-15099, RTP 22000-22999 (the bot 22000-22499, sipp and the test above); the
+handoff test: SIP 15700-15701, sipp's media 15740-15743, its control port 15799.
 """
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 import struct
@@ -18,12 +20,14 @@ import numpy as np
 import pytest
 
 from bot.audio.g711 import ulaw_encode
+from bot.call.handoff import summarise
 from bot.call.session import call_config
 from bot.gateway.host import CallHost
+from bot.transports.sip import message as sipmsg
 from bot.transports.sip import start_sip
 from bot.transports.sip.rtp import RtpPacket, parse_rtp
 from tests.conftest import needs_speech
-from tests.fakes import ANSWER, KeywordBrain, recogniser_factory
+from tests.fakes import ANSWER, KeywordBrain, fake_engines, recogniser_factory
 
 SIPP = shutil.which("sipp")
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -57,13 +61,14 @@ def diagnose(server, events: list[dict]) -> str:
 
 
 async def run_sipp(scenario: Path, port: int, local_port: int, media_port: int, tmp_path: Path, calls: int = 1,
-                   timeout_s: int = 60, gateway: tuple | None = None) -> None:
-    """Run sipp to completion; fail with its errors and message trace unless every call succeeded."""
+                   timeout_s: int = 60, gateway: tuple | None = None, extra: tuple[str, ...] = ()) -> Path:
+    """Run sipp to completion; fail with its errors and message trace unless every call succeeded.
+    Returns its message trace (every message sent and received)."""
     errors, messages = tmp_path / f"{scenario.stem}_errors.log", tmp_path / f"{scenario.stem}_messages.log"
     args = [SIPP, f"127.0.0.1:{port}", "-sf", str(scenario), "-m", str(calls), "-l", str(calls), "-r", str(calls),
             "-i", "127.0.0.1", "-p", str(local_port), "-mp", str(media_port), "-timeout", f"{timeout_s}s",
             "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors), "-trace_msg",
-            "-message_file", str(messages)]
+            "-message_file", str(messages), *extra]
     proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.PIPE, cwd=tmp_path)
@@ -79,6 +84,7 @@ async def run_sipp(scenario: Path, port: int, local_port: int, media_port: int, 
         pytest.fail(f"sipp {scenario.name} exited {proc.returncode}\nstderr: {stderr.decode(errors='replace')}\n"
                     f"--- errors ---\n{tail(errors)}\n--- messages ---\n{tail(messages)}\n--- gateway ---\n"
                     f"{diagnose(gateway[1], gateway[2]) if gateway else ''}")
+    return messages
 
 
 async def wait_until(predicate, timeout_s: float = 15.0, what: str = "") -> None:
@@ -146,6 +152,43 @@ async def test_ten_simultaneous_callers_press_zero_and_all_are_referred(fakes, s
     assert host.stats.calls_started == 10
     assert len({e["call_id"] for e in of(events, "transfer")}) == 10
     assert all(e["outcome"] == "transferred" for e in ended(events))
+
+
+# A caller's sentence with everything a URI header value must escape: Vietnamese (UTF-8), spaces,
+# "&", "=", "?", ">", and a phone number the summary must mask.
+SAID = "Chị tên Lan, số 0912 345 678: hộ nghèo & cận nghèo = được bao nhiêu? <gấp>"
+
+
+async def test_a_caller_who_spoke_then_pressed_zero_is_referred_with_the_context(settings, tmp_path):
+    """The REFER's Refer-To carries X-Branch7-Call, -Reason, -Faq and -Summary (sipp checks they
+    are there; the test reads them back from sipp's trace and unescapes them). Stand-in engines:
+    a loud tone is speech, heard as SAID."""
+    engines = fake_engines(tmp_path / "prompts", transcripts=[SAID])
+    rate = 8000
+    tone = (8000 * np.sin(2 * np.pi * 300 * np.arange(int(1.5 * rate)) / rate)).astype(np.int16)
+    pcap = tmp_path / "sentence.pcap"
+    write_rtp_pcap(pcap, np.concatenate([tone, np.zeros(rate // 2, np.int16)]))
+    scenario = tmp_path / "keypad0_handoff.xml"
+    scenario.write_text((SCENARIOS / "keypad0_handoff.xml").read_text().replace("@PCAP@", str(pcap))
+                        .replace("@LISTEN_MS@", "4000"))
+    async with gateway(engines, settings, tmp_path, 15700) as (host, server, events):
+        trace = await run_sipp(scenario, 15700, 15701, 15740, tmp_path, timeout_s=60, gateway=(host, server, events),
+                               extra=("-cp", "15799"))
+        await wait_until(lambda: ended(events), what="the call's end")
+    assert [e["text"] for e in of(events, "caller_text")] == [SAID]
+    assert [e["faq_id"] for e in of(events, "answer")] == [ANSWER.id]
+    assert [(e["branch"], e["reason"]) for e in of(events, "transfer")] == [(5, "keypad")]
+    assert ended(events)[0]["outcome"] == "transferred"
+
+    # The REFER as sipp received it: Refer-To: <sip:5@127.0.0.1:5070?X-Branch7-Call=...&...>
+    refer_to = re.search(r"(?m)^Refer-To:\s*(.+?)\s*$", trace.read_text(errors="replace")).group(1)
+    target = sipmsg.addr_uri(refer_to)
+    assert target.isascii() and " " not in target  # every byte that needs it %-escaped
+    summary = summarise([SAID], settings.privacy.summary_chars)
+    assert summary == "Chị tên Lan, số 091****678: hộ nghèo & cận nghèo = được bao nhiêu? <gấp>"
+    assert sipmsg.uri_headers(target) == ("sip:5@127.0.0.1:5070", [
+        ("X-Branch7-Call", ended(events)[0]["call_id"]), ("X-Branch7-Reason", "keypad"),
+        ("X-Branch7-Faq", ANSWER.id), ("X-Branch7-Summary", summary)])
 
 
 # ----- real speech over RTP ----------------------------------------------------------------------

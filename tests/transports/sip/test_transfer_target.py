@@ -1,13 +1,17 @@
-"""A transfer that really happens: the caller presses 0, the bot announces the hand-over and REFERs
-the call, and the transferee (this test, playing the PBX's side of the caller) dials the Refer-To
-URI, where a second SIP user agent (sipp as a UAS: branch 5's phone) answers.
+"""A transfer that really happens: the caller says a sentence, hears the answer start, presses 0;
+the bot announces the hand-over and REFERs the call, and the transferee (this test, playing the
+PBX's side of the caller) dials the Refer-To URI as RFC 3261 section 19.1.5 says: the URI's
+headers (the handoff: X-Branch7-Call, -Reason, -Faq, -Summary) become headers of its INVITE,
+where a second SIP user agent (sipp as a UAS: branch 5's phone) answers, and fails the call
+unless those headers arrived.
 
     test (PBX/caller)           bot (in-process, fake engines)          sipp UAS (branch 5)
       INVITE+SDP ----------------> 200, ACK; RTP both ways
+      RTP: a sentence ----------->  caller_text, answer (the stand-in recogniser "hears" SAID)
       RFC 4733 event "0" ------->  bot_say human_transfer ... REFER
-      202 <---------------------- REFER Refer-To: <sip:5@127.0.0.1:15470>
+      202 <---------------------- REFER Refer-To: <sip:5@127.0.0.1:15470?X-Branch7-Call=...&...>
       NOTIFY 100 (active) ------>
-      INVITE (Referred-By) ---------------------------------------------> 180, 200; ACK
+      INVITE sip:5@...:15470 (Referred-By, X-Branch7-*) -----------------> 180, 200; ACK
       NOTIFY 200 (terminated) -->  BYE (RFC 5589: the transferor leaves)
       BYE --------------------------------------------------------------> 200; sipp exits 0
 
@@ -23,8 +27,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bot.audio.g711 import ulaw_encode
+from bot.call.handoff import summarise
 from bot.call.session import call_config
 from bot.gateway.host import CallHost
 from bot.transports.sip import start_sip
@@ -32,6 +39,7 @@ from bot.transports.sip import message as sipmsg
 from bot.transports.sip.message import SipMessage
 from bot.transports.sip.rtp import RtpPacket, TelephoneEvent, parse_rtp
 from tests.call.conftest import KB
+from tests.fakes import ANSWER, fake_engines
 
 SIPP = shutil.which("sipp")
 SCENARIO = Path(__file__).parent / "scenarios" / "transfer_target.xml"
@@ -43,6 +51,10 @@ BOT_RTP_MIN, BOT_RTP_MAX, PBX_RTP, PBX_TARGET_RTP, TARGET_RTP = 26000, 26049, 26
 BOT_AOR = "sip:7@127.0.0.1"          # what the PBX dials; the bot's Referred-By (checked by the scenario)
 CALLER = "sip:0912345678@127.0.0.1"
 SILENCE = b"\xff" * 160               # 20 ms of PCMU silence
+TONE = [ulaw_encode((8000 * np.sin(2 * np.pi * 300 * (np.arange(160) + 160 * i) / 8000)).astype(np.int16))
+        for i in range(75)]             # 1.5 s the stand-in VAD takes for speech
+# What the caller "says" (the stand-in recogniser's transcript): everything a URI header must escape.
+SAID = "Chị tên Lan, số 0912 345 678: hộ nghèo & cận nghèo = được bao nhiêu? <gấp>"
 
 
 class SipPort(asyncio.DatagramProtocol):
@@ -153,7 +165,8 @@ def sdp(rtp_port: int) -> str:
 
 
 class Media(asyncio.DatagramProtocol):
-    """The caller's RTP: PCMU silence every 20 ms, the keypad as RFC 4733 events; counts the bot's voice."""
+    """The caller's RTP: PCMU silence every 20 ms, a sentence (TONE) when asked to speak, the keypad
+    as RFC 4733 events; counts the bot's voice."""
 
     def __init__(self) -> None:
         self.voiced: list[float] = []  # loop time of each voiced packet from the bot
@@ -168,9 +181,17 @@ class Media(asyncio.DatagramProtocol):
         if packet.pt == 0 and packet.payload != SILENCE:
             self.voiced.append(asyncio.get_running_loop().time())
 
-    async def talk(self, remote: tuple, press: asyncio.Event, pressed: asyncio.Event) -> None:
+    async def talk(self, remote: tuple, press: asyncio.Event, pressed: asyncio.Event,
+                   speak: asyncio.Event | None = None) -> None:
         seq, ts, ssrc = 1000, 0, 0x7E57CA11
+        spoken = 0
         while True:
+            if speak is not None and speak.is_set() and spoken < len(TONE):
+                self.transport.sendto(RtpPacket(0, seq, ts, ssrc, TONE[spoken]).to_bytes(), remote)
+                spoken += 1
+                seq, ts = seq + 1, ts + 160
+                await asyncio.sleep(0.02)
+                continue
             if press.is_set() and not pressed.is_set():
                 # Digit 0 for 60 ms: three updates, then the end packet three times (RFC 4733 2.5.1.4).
                 for i, end in enumerate([False, False, False, True, True, True]):
@@ -208,11 +229,13 @@ def sipp_totals(stats: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("ring_ms", [0, 10_000], ids=["answers_at_once", "rings_10_s"])
-async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(fakes, settings, tmp_path, ring_ms):
+async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(settings, tmp_path, ring_ms):
     """Also when branch 5's phone rings longer than the bot's first wait for the transfer (8 s):
     a provisional NOTIFY keeps the bot waiting, so it never tells a caller who is being put
     through to call again. Only keys and frames move: stand-in engines (tests/fakes.py)."""
     from tests.fakes import KeywordBrain, recogniser_factory
+
+    fakes = fake_engines(tmp_path / "prompts", transcripts=[SAID])
 
     loop = asyncio.get_running_loop()
     s = settings.replace(sip={"host": "127.0.0.1", "port": BOT_SIP, "rtp_port_min": BOT_RTP_MIN,
@@ -241,18 +264,26 @@ async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(fake
         ok = await caller.invite(PBX_RTP)
         bot_rtp = int(next(line.split()[1] for line in ok.body.decode().splitlines() if line.startswith("m=")))
         live = server.calls[caller.call_id].live
-        press, pressed = asyncio.Event(), asyncio.Event()
-        talking = loop.create_task(media.talk(("127.0.0.1", bot_rtp), press, pressed))
+        press, pressed, speak = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        talking = loop.create_task(media.talk(("127.0.0.1", bot_rtp), press, pressed, speak))
         answered_at = loop.time()
         while not media.voiced:  # the greeting is being heard
             assert loop.time() - answered_at < 10, "no voice from the bot within 10 s"
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.3)
+        speak.set()  # the caller talks over the greeting; the answer starts, then the caller presses 0
+        while not any(e["event"] == "answer" for _, e in stamped):
+            assert loop.time() - answered_at < 20, "the caller's sentence was not answered within 20 s"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.0)
         press.set()
 
         # The bot announces the hand-over, then REFERs the call to branch 5.
         refer, bot_addr = await pbx.next_request("REFER", 20)
-        assert refer.get("refer-to") == f"<sip:5@127.0.0.1:{TARGET_SIP}>"
+        target_uri, handoff = sipmsg.uri_headers(sipmsg.addr_uri(refer.get("refer-to")))
+        assert target_uri == f"sip:5@127.0.0.1:{TARGET_SIP}"
+        assert handoff == [("X-Branch7-Call", live.call_id), ("X-Branch7-Reason", "keypad"),
+                           ("X-Branch7-Faq", ANSWER.id), ("X-Branch7-Summary", summarise([SAID], 200))]
         referred_by = refer.get("referred-by")
         assert sipmsg.addr_uri(referred_by) == BOT_AOR
         pbx.answer(refer, bot_addr, 202, extra=[("Contact", f"<sip:pbx@127.0.0.1:{PBX_SIP}>")])
@@ -261,12 +292,13 @@ async def test_the_transferee_dials_the_refer_to_uri_and_the_target_answers(fake
                                       "SIP/2.0 100 Trying\r\n")
         assert trying.status == 200
 
-        # The transferee calls the Refer-To URI: the second user agent answers.
-        target_uri = sipmsg.addr_uri(refer.get("refer-to"))
+        # The transferee calls the Refer-To URI, its headers on the INVITE (RFC 3261 19.1.5): the
+        # second user agent answers, having checked them.
         target_addr = sipmsg.uri_host_port(target_uri)
         assert sipp.returncode is None, "sipp (the transfer target) is not running"
         transferred = Leg(out, PBX_TARGET_SIP, target_addr, target_uri, CALLER)
-        await transferred.invite(PBX_TARGET_RTP, extra=[("Referred-By", referred_by)], timeout_s=8 + ring_ms / 1000)
+        await transferred.invite(PBX_TARGET_RTP, extra=[("Referred-By", referred_by), *handoff],
+                                 timeout_s=8 + ring_ms / 1000)
 
         # Success reported to the bot: it ends its leg (RFC 5589 section 6.1).
         done = await caller.request("NOTIFY", [*notify_headers, ("Subscription-State", "terminated;reason=noresource")],

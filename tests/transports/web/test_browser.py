@@ -22,6 +22,7 @@ import pytest
 from bot.audio.files import read_audio
 from tests.call.conftest import speech
 from tests.conftest import needs_speech
+from bot.policy.reasons import Reason
 from tests.fakes import ANSWER
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -161,6 +162,11 @@ PAGE = """JSON.stringify({
   faq: document.getElementById('faq').textContent,
   transfer: document.getElementById('transfer').hidden ? '' : document.getElementById('transfer').textContent,
   ended: document.getElementById('ended').hidden ? '' : document.getElementById('ended').textContent,
+  handoff: document.getElementById('handoff').hidden ? null : {
+    reason: document.getElementById('handoff-reason').textContent,
+    faq: document.getElementById('handoff-faq').textContent,
+    summary: document.getElementById('handoff-summary').textContent,
+    call: document.getElementById('handoff-call').textContent},
   log: Array.from(document.querySelectorAll('#log li')).map(li => li.textContent),
   stats: window.callStats,
 })"""
@@ -183,6 +189,7 @@ async def test_chromium_hears_a_real_recording_shows_the_answer_and_the_transfer
         # Keypad 0: the announcement, then the transfer to the human branch, then the end.
         await browser.js("document.querySelector('#keypad [data-digit=\"0\"]').click()")
         await browser.until("document.getElementById('transfer').textContent.includes('Đang chuyển sang nhánh 5')", 30)
+        await browser.until("!document.getElementById('handoff').hidden", 15)
         await browser.until("!document.getElementById('ended').hidden", 15)
         page = json.loads(await browser.js(PAGE))
     finally:
@@ -193,7 +200,13 @@ async def test_chromium_hears_a_real_recording_shows_the_answer_and_the_transfer
     assert ANSWER.id in before_key["faq"]
     # The microphone's audio went out, and the bot's voice came back and was scheduled for playback.
     assert before_key["stats"]["sent"] > 100 and before_key["stats"]["played"] > 50
-    assert "anh chị bấm phím" in page["transfer"] and "nhánh 5 tiếp nhận" in page["transfer"]
+    assert Reason.KEYPAD.label in page["transfer"] and "nhánh 5 tiếp nhận" in page["transfer"]
+    # What the agent at branch 5 would be told: the reason, the entry recognised, the caller's words.
+    handoff = page["handoff"]
+    assert handoff["reason"] == f"{Reason.KEYPAD.label} (keypad)"
+    assert handoff["faq"] == f"{ANSWER.question} ({ANSWER.id})"
+    assert "áp dụng" in handoff["summary"] and handoff["summary"] in page["transcript"].replace("\n", " ")
+    assert len(handoff["call"]) == 16
     assert page["ended"].startswith("Cuộc gọi đã kết thúc") and "nhánh 5" in page["ended"]
     assert page["status"] == "Cuộc gọi đã kết thúc."
     assert any(line == "Anh chị bấm phím 0" for line in page["log"])

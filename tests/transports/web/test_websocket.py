@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from bot.audio.frames import samples_per_frame
+from bot.call.handoff import summarise
 from bot.call.session import call_config
 from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
+from bot.policy.reasons import Reason
 from bot.transports.web import start_web
 from bot.transports.web.server import MAX_MESSAGE_BYTES
 from tests.call.conftest import KB, speech
@@ -78,7 +80,7 @@ async def test_a_real_recording_is_answered_and_keypad_zero_hands_over_to_branch
     audio = caller_audio(speech("vieneu/ly_female_north.wav"), 8000)
     async with aiohttp.ClientSession() as http, http.ws_connect(gateway.ws_url) as ws:
         page = Page(ws)
-        await page.wait_for("hello", 5)
+        hello = await page.wait_for("hello", 5)
         # Before the call: nonsense is refused with a reason, nothing breaks.
         await ws.send_bytes(b"\x00\x00" * 160)          # audio before "start"
         await ws.send_str("not json")
@@ -124,7 +126,11 @@ async def test_a_real_recording_is_answered_and_keypad_zero_hands_over_to_branch
     # Keypad 0: the announcement, then the call goes to the human branch; the page is told which.
     assert page.of("dtmf")[0]["digits"] == "0"
     assert transfer["branch"] == 5 and transfer["reason"] == "keypad"
-    assert handed == {"event": "handed_over", "branch": 5, "message": "Đang chuyển sang nhánh 5"}
+    # ... with what the agent there would be told (privacy.share_with_agent: summary, the default).
+    assert handed == {"event": "handed_over", "branch": 5, "message": "Đang chuyển sang nhánh 5",
+                      "call_id": started["call_id"], "reason": "keypad", "reason_text": Reason.KEYPAD.label,
+                      "faq_id": ANSWER.id, "faq_question": ANSWER.question, "summary": summarise([heard["text"]], 200)}
+    assert hello["reasons"]["keypad"] == Reason.KEYPAD.label and set(hello["reasons"]) >= {"danger", "no_input"}
     assert ended["outcome"] == "transferred" and ended["branch"] == 5
     assert ended["call_id"] == started["call_id"]
     assert gateway.host.calls == {}
@@ -213,3 +219,22 @@ async def test_hostile_messages_busy_gateway_and_cross_origin_do_not_hurt_the_se
     finally:
         await server.close()
         await full.aclose()
+
+
+async def test_the_page_gets_only_what_the_privacy_setting_shares(fakes, settings, tmp_path):
+    """privacy.share_with_agent: reason: the call id and the reason reach the page; the caller's
+    words do not (stand-in engines: keypad only)."""
+    from tests.transports.web.conftest import serving
+
+    async with serving(fakes, settings.replace(privacy={"share_with_agent": "reason"}), tmp_path) as gateway:
+        async with aiohttp.ClientSession() as http, http.ws_connect(gateway.ws_url) as ws:
+            page = Page(ws)
+            await ws.send_str(json.dumps({"start": {"rate": 8000}}))
+            started = await page.wait_for("started", 5)
+            await page.wait_for("bot_say", 5)
+            await ws.send_str(json.dumps({"dtmf": "3"}))
+            handed = await page.wait_for("handed_over", 30)
+            await page.wait_for("call_ended", 10)
+    assert handed == {"event": "handed_over", "branch": 3, "message": "Đang chuyển sang nhánh 3",
+                      "call_id": started["call_id"], "reason": "keypad", "reason_text": Reason.KEYPAD.label,
+                      "faq_id": "", "faq_question": "", "summary": ""}

@@ -6,18 +6,10 @@ const $ = (id) => document.getElementById(id);
 const callButton = $("call");
 const keys = Array.from(document.querySelectorAll("#keypad button"));
 
-const REASONS = {
-  keypad: "anh chị bấm phím",
-  brain: "theo yêu cầu",
-  human: "anh chị muốn gặp tổng đài viên",
-  emergency: "tình huống khẩn cấp",
-  max_call_length: "cuộc gọi quá dài",
-  misses: "chưa hiểu câu hỏi",
-  caller_hung_up: "anh chị đã gác máy",
-  goodbye: "tổng đài chào tạm biệt",
-  no_input: "không nghe thấy anh chị nói",
-};
-const reasonText = (r) => REASONS[r] || (r && r.startsWith("engine_failed") ? "lỗi hệ thống" : r || "");
+// What each reason code means ("code" or "code:detail"): the server's list (bot/policy/reasons.py),
+// sent in the "hello" message.
+let reasons = {};
+const reasonText = (r) => (r ? reasons[r.split(":")[0]] || r : "");
 
 let ws = null;          // the call's WebSocket (one call per connection)
 let capture = null;     // { ctx, stream, node }
@@ -56,6 +48,8 @@ function resetPanels() {
   $("log").textContent = "";
   $("transfer").hidden = true;
   $("transfer").textContent = "";
+  $("handoff").hidden = true;
+  ["handoff-reason", "handoff-faq", "handoff-summary", "handoff-call"].forEach((id) => ($(id).textContent = ""));
   $("ended").hidden = true;
   $("ended").textContent = "";
   handedOver = false;
@@ -197,6 +191,7 @@ function hangUp() {
 function onEvent(e) {
   switch (e.event) {
     case "hello":
+      reasons = e.reasons || {};
       break;
     case "started":
       startPlayback(e.line_rate || 8000);
@@ -246,6 +241,7 @@ function onEvent(e) {
       handedOver = true;
       $("transfer").hidden = false;
       $("transfer").textContent += ` — trên tổng đài thật, cuộc gọi sẽ do nhánh ${e.branch} tiếp nhận.`;
+      showHandoff(e);
       break;
     case "transfer_failed":
       log("Không chuyển được máy: " + (e.why || ""));
@@ -265,6 +261,17 @@ function onEvent(e) {
     default:
       break;
   }
+}
+
+// What the agent taking the call is told (only what privacy.share_with_agent allows; text only).
+function showHandoff(e) {
+  const none = "(không chia sẻ)";
+  $("handoff-reason").textContent = e.reason ? `${e.reason_text || e.reason} (${e.reason})` : none;
+  $("handoff-faq").textContent = e.faq_id ? (e.faq_question ? `${e.faq_question} (${e.faq_id})` : e.faq_id)
+    : e.reason ? "—" : none;
+  $("handoff-summary").textContent = e.summary || (e.reason ? "—" : none);
+  $("handoff-call").textContent = e.call_id || none;
+  $("handoff").hidden = false;
 }
 
 callButton.addEventListener("click", () => (inCall || ws ? hangUp() : startCall()));
