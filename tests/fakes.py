@@ -198,3 +198,19 @@ class RecordingPeer:
 
     def voiced_ms(self) -> int:
         return FRAME_MS * sum(f is not None for f in self.frames)
+
+
+def tone(seconds: float, rate: int = 8000) -> np.ndarray:
+    """A 440 Hz tone: speech to the fake VAD, a question to the fake recogniser."""
+    n = int(rate * seconds)
+    return (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.int16)
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Wait until `predicate()` holds; fail naming `what` after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        assert loop.time() < deadline, f"never happened: {what}"
+        await asyncio.sleep(0.05)
+

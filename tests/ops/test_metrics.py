@@ -8,7 +8,6 @@ import asyncio
 import json
 
 import aiohttp
-import numpy as np
 import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +19,8 @@ from bot.gateway.host import CallHost
 from bot.ops.metrics import GatewayMetrics
 from bot.records.store import RecordStore
 from bot.transports.web.server import start_web
-from tests.fakes import ANSWER, KB, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory
+from tests.fakes import (ANSWER, KB, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory, tone,
+                         until)
 from tests.records.helpers import bot_report
 
 METRICS_PORT, WEB_PORT, BRAIN_PORT = 15801, 15802, 15803
@@ -38,17 +38,6 @@ class Brain(KeywordBrain):
         return await super().turn(sender, text)
 
 
-def tone(seconds: float) -> np.ndarray:
-    n = int(8000 * seconds)
-    return (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / 8000)).astype(np.int16)
-
-
-async def until(predicate, what: str, timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not predicate():
-        assert loop.time() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def scrape(port: int) -> dict[str, dict[tuple, float]]:

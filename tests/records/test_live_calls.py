@@ -8,13 +8,12 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
-import numpy as np
 
 from bot.brain.client import BrainReply
 from bot.call.session import call_config
 from bot.gateway.host import CallHost
 from bot.records.store import RecordStore
-from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory
+from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory, tone, until
 from tests.records.helpers import bot, bot_report, record
 
 WEATHER = "thời tiết ngày mai thế nào, số tôi 0912 345 678"
@@ -30,17 +29,9 @@ class Brain(KeywordBrain):
         return await super().turn(sender, text)
 
 
-def tone(seconds: float) -> np.ndarray:
-    n = int(8000 * seconds)
-    return (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / 8000)).astype(np.int16)
-
-
-async def until(call, kind: str, timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not any(e["event"] == kind for e in call.events):
-        assert loop.time() < deadline, f"no {kind}: {[e['event'] for e in call.events]}"
-        await asyncio.sleep(0.05)
+async def until_event(call, kind: str, timeout_s: float = 30.0) -> None:
+    await until(lambda: any(e["event"] == kind for e in call.events), f"{kind}: {[e['event'] for e in call.events]}",
+                timeout_s)
 
 
 async def test_bot_report_agrees_with_the_calls_made(db_url, settings, tmp_path):
@@ -60,10 +51,10 @@ async def test_bot_report_agrees_with_the_calls_made(db_url, settings, tmp_path)
         calls[1].dtmf("0")          # keypad 0: a human (branch 5)
         lines[3].hang_up()          # hangs up during the greeting
         await lines[2].say(tone(1.0))   # asks an FAQ question (barging in), is answered, hangs up
-        await until(calls[2], "answer")
+        await until_event(calls[2], "answer")
         lines[2].hang_up()
         await lines[4].say(tone(1.0))   # asks about the weather: not answered; hangs up
-        await until(calls[4], "nlu")
+        await until_event(calls[4], "nlu")
         await asyncio.sleep(0.3)
         lines[4].hang_up()
         summaries = await asyncio.wait_for(asyncio.gather(*runs), 90)
