@@ -261,14 +261,14 @@ async def test_the_web_page_answers_and_the_audiosocket_port_takes_a_call(line):
 async def test_pressing_zero_is_referred_to_the_human_branch_and_the_bot_hangs_up(line):
     # keypad0_refer.xml checks Refer-To <sip:5@127.0.0.1:5070> (settings.yml); here: the overridden URI.
     xml = (SCENARIOS / "keypad0_refer.xml").read_text()
-    assert r"127\.0\.0\.1:5070&gt;" in xml
+    assert r"127\.0\.0\.1:5070\?X-Branch7-Call=" in xml
     scenario = line.work / "keypad0_refer.xml"
-    scenario.write_text(xml.replace(r"127\.0\.0\.1:5070&gt;", rf"127\.0\.0\.1:{TRANSFER_PORT}&gt;"))
+    scenario.write_text(xml.replace(r"127\.0\.0\.1:5070\?", rf"127\.0\.0\.1:{TRANSFER_PORT}\?"))
     line.callers.append(KEYPAD_CALLER)
     with line.explained():
         await run_sipp(scenario, SIP_PORT, 15371, 25200, line.work, timeout_s=90)
         messages = (line.work / "keypad0_refer_messages.log").read_text(errors="replace")
-        assert re.search(rf"Refer-To: *<sip:5@127\.0\.0\.1:{TRANSFER_PORT}>", messages)
+        assert re.search(rf"Refer-To: *<sip:5@127\.0\.0\.1:{TRANSFER_PORT}\?X-Branch7-Call=[0-9a-f]+&X-Branch7-Reason=keypad>", messages)
         assert re.search(r"message/sipfrag[^\n]*\n(.*\n)*?SIP/2\.0 200 OK", messages)  # our NOTIFY
         assert re.search(r"^BYE sip:", messages, re.M), "the bot's BYE"
 

@@ -37,7 +37,11 @@ def test_every_syllable_of_the_knowledge_base_splits_and_spells_back() -> None:
     words = {w for faq in kb.faqs for text in (faq.answer, *faq.examples) for w in re.findall(r"\w+", text.lower())
              if not w.isdigit()}
     assert len(words) > 500
-    wrong = sorted(w for w in words if split(w).spell() != w)
+    # The parts always spell back to the same parts; the letters too, except where Vietnamese has
+    # two accepted places for the tone mark ("hóa" / "hoá": the old placement is written back).
+    assert not [w for w in words if split(split(w).spell()) != split(w)]
+    other_placement = {w for w in words if split(w).rhyme in ("oa", "oe", "uy")}
+    wrong = sorted(w for w in words - other_placement if split(w).spell() != w)
     assert not wrong, wrong[:20]
 
 
