@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib
+import inspect
 import json
 import os
 import platform
@@ -111,58 +113,19 @@ SECTIONS = ("brain", "danger", "calls", "turns", "asr", "sip", "voice", "studio"
 
 
 def run_section(name: str, settings, args) -> tuple[dict, str]:
+    """Run one section: `bench/<name>.py` has `run(settings)` (plain or async) and `section(result)`.
+    The brain (training optional, its section written here) and asr (no settings) differ."""
     if name == "brain":
         result = asyncio.run(brain.run(settings, train=not args.no_train))
         return result, brain_section(result)
-    if name == "danger":
-        from bench import danger
-
-        result = danger.run(settings)
-        return result, danger.section(result)
-    if name == "calls":
-        from bench import calls
-
-        result = asyncio.run(calls.run(settings))
-        return result, calls.section(result)
-    if name == "turns":
-        from bench import turns
-
-        result = asyncio.run(turns.run(settings))
-        return result, turns.section(result)
-    if name == "sip":
-        from bench import sip
-
-        result = asyncio.run(sip.run(settings))
-        return result, sip.section(result)
-    if name == "voice":
-        from bench import voice
-
-        result = voice.run(settings)
-        return result, voice.section(result)
-    if name == "studio":
-        from bench import studio
-
-        result = studio.run(settings)
-        return result, studio.section(result)
-    if name == "records":
-        from bench import records
-
-        result = records.run(settings)
-        return result, records.section(result)
-    if name == "faults":
-        from bench import faults
-
-        result = asyncio.run(faults.run(settings))
-        return result, faults.section(result)
-    if name == "media":
-        from bench import media
-
-        result = media.run(settings)
-        return result, media.section(result)
-    from bench import asr
-
-    result = asr.run()
-    return result, asr.section(result)
+    module = importlib.import_module(f"bench.{name}")
+    if name == "asr":
+        result = module.run()
+    else:
+        result = module.run(settings)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+    return result, module.section(result)
 
 
 def main() -> None:
