@@ -23,9 +23,29 @@ from dataclasses import dataclass, field
 from bot.content.model import BRANCH_WORDS
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerKind, DangerNet
-from bot.policy.commands import Action, AskBrain, Hangup, Listen, Say, StopSpeaking, Transfer
-from bot.policy.events import (BargeIn, BrainDecided, CallerHungUp, CallerSaid, CallStarted, Decision, Dtmf,
-                               EngineFailed, Event, PlaybackFinished, Tick, TransferFailed)
+from bot.policy.commands import (
+    Action,
+    AskBrain,
+    Hangup,
+    Listen,
+    Say,
+    StopSpeaking,
+    Transfer,
+)
+from bot.policy.events import (
+    BargeIn,
+    BrainDecided,
+    CallerHungUp,
+    CallerSaid,
+    CallStarted,
+    Decision,
+    Dtmf,
+    EngineFailed,
+    Event,
+    PlaybackFinished,
+    Tick,
+    TransferFailed,
+)
 from bot.policy.reasons import Reason, detail_of
 from bot.text import normalise_utterance
 
@@ -112,6 +132,10 @@ class _State:
     reply_id: str | None = None  # the utterance answering it, and when it began
     reply_t: float = 0.0
     mending: str | None = None  # a fragment the caller is completing (barged in on its answer)
+    # The danger the brain's model heard in that fragment, and what the call had seen before it:
+    # if the caller's continuation is only noise, the danger message and transfer resume.
+    mending_danger: tuple[DangerKind, str] | None = None
+    danger_seen_before: str | None = None
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
 
@@ -192,6 +216,12 @@ class CallPolicy:
         s = self._s
         text = normalise_utterance(e.text)
         fragment, s.mending = s.mending, None
+        held_danger, s.mending_danger = s.mending_danger, None
+        if held_danger and not text and s.phase is Phase.LISTENING:
+            # A cough over a danger message is not a new question: the message and transfer go on.
+            kind, said = held_danger
+            s.caller_speaking = False
+            return self._danger_transfer(kind, said, e.t)
         mended = bool(text and fragment)
         if mended:
             # One question said in two goes: the fragment's turn, words and cut-off answer give
@@ -238,7 +268,16 @@ class CallPolicy:
         said = Reason.of(d.reason)
         if d.action == "transfer" and said is Reason.DANGER:
             kind = self._kind_of(detail_of(d.reason), reply, d.branch)
-            return self._danger_transfer(kind, reply or kind.message, e.t)
+            seen_before = s.danger_seen
+            actions = self._danger_transfer(kind, reply or kind.message, e.t)
+            if not self._matcher or not self._matcher.find(s.asked or ""):
+                # Only the brain's model heard danger, maybe in a fragment of a question the
+                # caller paused in ("tay cầm một cặp..."): if they go on within the mend window,
+                # the whole sentence is judged, as if said without the pause. The editors'
+                # phrases are never mended: those words are danger whatever follows.
+                s.reply_id, s.reply_t = actions[-1].utterance_id, e.t
+                s.danger_seen_before = seen_before
+            return actions
         if d.action == "transfer":
             branch = d.branch if d.branch is not None else self.config.human_branch
             text = reply or self._prompt("human_transfer", branch)
@@ -321,9 +360,13 @@ class CallPolicy:
         if mend or (s.phase is Phase.SPEAKING and s.speech and s.speech.say.interruptible):
             if mend:
                 # The caller had not finished: their next words complete the question. This holds
-                # even over a transfer or goodbye the brain chose for the fragment (never danger:
-                # its message is not the brain's reply to a question and cannot be talked over).
+                # even over a transfer or goodbye the brain chose for the fragment, and over a
+                # danger message only the brain's model chose (the editors' phrases are never
+                # mended: that message cannot be talked over).
                 s.mending = s.asked
+                if s.danger is not None:
+                    s.mending_danger = (s.danger, s.speech.say.text)
+                    s.danger, s.danger_seen = None, s.danger_seen_before
             s.speech = None
             s.phase = Phase.LISTENING
             s.listen_since = e.t

@@ -123,3 +123,54 @@ def test_words_long_after_a_short_reply_are_a_new_question(call: Call):
     call.t += 3.0
     call.barge_in()
     assert call.say("hộ nghèo thì sao") == [AskBrain("hộ nghèo thì sao")]
+
+
+def danger_fragment(call: Call, text: str = "tay cầm một cặp") -> None:
+    """The brain's model (not an editors' phrase) hears violence in a fragment."""
+    call.say(text)
+    call.brain("transfer", "", branch=1, reason="danger:violence")
+
+
+def test_a_danger_only_the_model_heard_in_a_fragment_is_judged_on_the_whole_sentence(call: Call, kb):
+    danger_fragment(call)
+    call.t += 0.5
+    assert call.barge_in() == [StopSpeaking(), Listen()]  # the message stops: the caller goes on
+    assert call.say("sách đi học") == [AskBrain("tay cầm một cặp sách đi học", mended=True)]
+    call.brain("answer", ANSWER, faq_id="ldtd")
+    assert not any(isinstance(a, Transfer) for a in call.finish())
+    summary = call.policy.summary()
+    assert summary.danger is None and summary.turns == 1
+
+
+def test_the_whole_sentence_still_in_danger_gets_the_message_again(call: Call, kb):
+    danger_fragment(call)
+    call.t += 0.5
+    call.barge_in()
+    assert call.say("đứng trước cửa nhà tôi") == [AskBrain("tay cầm một cặp đứng trước cửa nhà tôi", mended=True)]
+    say = only_say(call.brain("transfer", "", branch=1, reason="danger:violence"))
+    assert say.prompt == "danger_violence" and say.interruptible is False
+    assert call.finish()[0].reason == "danger:violence"
+
+
+def test_a_cough_over_the_danger_message_does_not_stop_the_transfer(call: Call, kb):
+    danger_fragment(call)
+    call.t += 0.5
+    call.barge_in()
+    say = only_say(call.say(""))  # not a reprompt: the danger message again
+    assert say.prompt == "danger_violence" and say.text == kb.danger.kind("violence").message
+    assert call.finish()[0].reason == "danger:violence"
+    assert call.policy.summary().danger == "violence"
+
+
+def test_the_model_danger_past_the_window_goes_ahead(call: Call):
+    danger_fragment(call)
+    call.t += 2.0
+    assert call.barge_in() == []
+    assert call.finish()[0].reason == "danger:violence"
+
+
+def test_a_brain_danger_on_the_editors_words_is_never_mended(call: Call):
+    call.say("mẹ tôi khó thở quá")  # the editors' phrase already answered it (danger message)
+    call.t += 0.5
+    assert call.barge_in() == []
+    assert isinstance(call.finish()[0], Transfer)
