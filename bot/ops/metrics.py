@@ -20,9 +20,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from bot.policy.reasons import counted_as
 
 if TYPE_CHECKING:
     from bot.gateway.host import CallHost
@@ -86,8 +94,8 @@ class GatewayMetrics:
             outcome = str(event.get("outcome") or "unknown")
             self.calls.labels(outcome).inc()
             if outcome == "transferred":
-                # The same label values as `bot report` (the record's branch and reason).
-                self.transfers.labels(str(event.get("branch")), event.get("reason") or "unknown").inc()
+                # The same label values as `bot report` (branch, and the reason as counted).
+                self.transfers.labels(str(event.get("branch")), counted_as(event.get("reason"))).inc()
             for faq_id in event.get("answers") or []:
                 self.answers.labels(faq_id).inc()
             for ms in event.get("latency_ms") or []:

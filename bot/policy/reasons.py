@@ -45,6 +45,8 @@ class Reason(str, enum.Enum):
     ASR_UNAVAILABLE = "asr_unavailable"        # no recogniser for the call: it could not be answered
     ERROR = "error"                            # the call broke (a bug): logged, the line dropped
     BYE = "bye"                                # the bot hung up with no recorded reason
+    GATEWAY_DIED = "gateway_died"              # the process answering the call died (SIGKILL, crash, power);
+                                               # closed later from its "open" row; detail: process_gone | too_old
 
     # ── the brain's other turns (decision `dialog`); the policy reads the first two ──────────
     DANGER_CHECK = "danger_check"              # the caller is asked whether they are in danger; detail: the kind
@@ -93,6 +95,20 @@ class Reason(str, enum.Enum):
 def code_of(reason: str | None) -> str:
     """"intent:request_human" -> "intent" (a code alone is its own code)."""
     return (reason or "").partition(":")[0]
+
+
+# Codes whose detail names one of a few things (a danger kind, an intent): kept when counting.
+_COUNTED_WITH_DETAIL = frozenset({"danger", "intent"})
+
+
+def counted_as(reason: str | None) -> str:
+    """The reason as metrics and reports count it: "danger:fire" and "intent:symptoms" stay whole,
+    other details go ("brain_unavailable:timeout" -> "brain_unavailable"): an error's text or an
+    FAQ id would make one Prometheus series per value. The call's record keeps the whole reason."""
+    code = code_of(reason)
+    if not code:
+        return "unknown"
+    return reason if code in _COUNTED_WITH_DETAIL else code  # type: ignore[return-value]
 
 
 def detail_of(reason: str | None) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import Counter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,24 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from bot.call.records import mask_phone
+from bot.call.handoff import mask_numbers
+from bot.policy.reasons import counted_as
 from bot.records.schema import Call, CallEventRow
 
 BRANCHES = [str(b) for b in range(1, 7)]
 NOT_UNDERSTOOD = {None, "nlu_fallback", "out_of_scope"}
-
-# A phone number said or typed: 7+ digits, possibly split by spaces, dots or dashes...
-_DIGIT_RUN = re.compile(r"\d(?:[\s.\-]?\d){6,}")
-# ...or read out in Vietnamese words (the recogniser writes numbers as words).
-_DIGIT_WORDS = "không|một|mốt|hai|ba|bốn|tư|năm|lăm|sáu|bảy|bẩy|tám|chín|linh|lẻ"
-_WORD_RUN = re.compile(rf"\b(?:(?:{_DIGIT_WORDS})\s+){{6,}}(?:{_DIGIT_WORDS})\b", re.IGNORECASE)
-
-
-def mask_numbers(text: str) -> str:
-    """Phone numbers in a caller's sentence masked like the caller's own number."""
-    text = _DIGIT_RUN.sub(lambda m: mask_phone(m.group(0)), text)
-    return _WORD_RUN.sub("***", text)
-
 
 def day_range(start: dt.date | None, end: dt.date | None, tz: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Local days [start, end] (both inclusive) -> naive UTC bounds [lo, hi)."""
@@ -73,16 +60,18 @@ def build_report(engine: Engine, lo: dt.datetime | None = None, hi: dt.datetime 
 
     by_branch = {b: 0 for b in BRANCHES}
     by_reason: Counter[str] = Counter()
+    by_branch_reason: Counter[tuple[int, str]] = Counter()
     for branch, reason, n in transfers:
         by_branch[str(branch)] = by_branch.get(str(branch), 0) + n
-        by_reason[reason or "unknown"] += n
+        by_reason[counted_as(reason)] += n
+        by_branch_reason[(branch or 0, counted_as(reason))] += n
     return {
         "calls": sum(outcomes.values()),
         "answered": outcomes.get("answered", 0),
         "transferred": by_branch,
         "transferred_total": outcomes.get("transferred", 0),
         "transferred_by_reason": dict(by_reason.most_common()),
-        "transfers": [{"branch": b, "reason": r or "unknown", "calls": n} for b, r, n in sorted(transfers, key=lambda x: (x[0] or 0, x[1]))],
+        "transfers": [{"branch": b, "reason": r, "calls": n} for (b, r), n in sorted(by_branch_reason.items())],
         "abandoned": outcomes.get("abandoned", 0),       # the caller hung up before an answer or transfer
         "ended_by_bot": outcomes.get("hangup", 0),       # no answer; the bot said goodbye (no input, ...)
         "outcomes": dict(sorted(outcomes.items())),

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
-from bot.records.report import build_report, day_range, mask_numbers
+from bot.call.handoff import mask_numbers
+from bot.records.report import build_report, day_range
 from bot.records.schema import Call, CallEventRow
 
 OUTCOMES = ("answered", "transferred", "abandoned", "hangup")

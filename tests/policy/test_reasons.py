@@ -77,3 +77,14 @@ def test_the_keypad_transfers_to_the_knowledge_bases_branches(kb):
     assert sorted(kb.branches) == [1, 2, 3, 4, 5, 6]
     seven.key("6")
     assert seven.finish() == [Transfer(6, "keypad", [])]
+
+
+def test_counted_as_keeps_only_details_from_closed_sets():
+    from bot.policy.reasons import counted_as
+
+    assert counted_as("danger:fire") == "danger:fire"
+    assert counted_as("intent:symptoms_advice") == "intent:symptoms_advice"
+    assert counted_as("brain_unavailable:http_502") == "brain_unavailable"
+    assert counted_as("engine_failed:tts:TimeoutError('x')") == "engine_failed"
+    assert counted_as("keypad") == "keypad"
+    assert counted_as(None) == counted_as("") == "unknown"

@@ -8,9 +8,10 @@ import time
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from bot.records.report import build_report, mask_numbers
-from bot.records.schema import Call, CallEventRow
+from bot.call.handoff import mask_numbers
+from bot.records.report import build_report
 from bot.records.retention import purge_transcripts
+from bot.records.schema import Call, CallEventRow
 from bot.records.store import RecordStore, make_engine, migrate
 from tests.records.helpers import record
 
@@ -29,9 +30,9 @@ def test_migration_from_empty_creates_the_schema_and_is_idempotent(db_url):
     assert {"calls", "call_events", "alembic_version"} <= set(names.get_table_names())
     assert {c["name"] for c in names.get_columns("calls")} >= {
         "id", "started_at", "ended_at", "caller", "transport", "outcome", "branch", "reason", "turns",
-        "answers", "danger", "latency_ms"}
+        "answers", "danger", "latency_ms", "gateway"}
     with engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
     engine.dispose()
 
 
