@@ -272,7 +272,8 @@ def section(r: dict[str, Any]) -> str:
         danger = [p for p in missed if p.get("danger")]
         lines += [f"Paused questions not answered whole now: {len(missed)}; {len(danger)} of them because the safety "
                   "net took the first half for danger (" + ", ".join(f"“{p['texts'][0]}” → {p['danger']}" for p in danger[:3])
-                  + ") and a danger message is never talked over, by design.", ""]
+                  + ") and its message did not give way (an editors' danger phrase is never talked over; a danger only "
+                  "the brain's model heard gives way to a caller who goes on within the mend window).", ""]
     if "dev" in r:
         db, da = r["dev"]["before"], r["dev"]["after"]
         lines += [f"Dev split (n={da['n']}, where the settings were chosen), before → now: paused questions answered "
