@@ -87,6 +87,11 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     engine = None
     try:
         engine = _engine(settings, create=False)
+        # Calls still "open" from a gateway that died are closed first (gateway_died), so the
+        # figures count them even when no gateway has started since.
+        from bot.records.store import close_dead_calls
+
+        close_dead_calls(engine, settings.voice.max_call_s + 600.0)
         lo, hi = day_range(args.start, args.end, settings.records.timezone)
         report = build_report(engine, lo, hi, top=args.top, tz=settings.records.timezone)
     except Exception as exc:  # noqa: BLE001 - one line for the operator

@@ -89,6 +89,8 @@ class RecordsSettings:
     retry_s: float = 5.0            # how often a down database is tried again
     transcript_days: int = 30       # the caller's words are removed after this many days (0: never); counts stay
     timezone: str = "Asia/Ho_Chi_Minh"  # the day boundaries of `bot report --from/--to`
+    checkpoint_s: float = 10.0      # how often the events so far of calls in progress are saved (0: never)
+    held_max: int = 10000           # records kept in memory while neither the database nor the disk take them
 
 
 @dataclass(frozen=True)

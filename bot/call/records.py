@@ -48,6 +48,8 @@ class CallRecorder:
         self.transport = transport
         self.started_at = _utc_now()
         self.events: list[dict[str, Any]] = []
+        if store is not None:  # the call's open row: a gateway killed during the call still leaves a record
+            store.opened(self)
 
     def add(self, event: CallEvent, t: float) -> None:
         """`event` at call time `t` (seconds); the caller's words only if transcripts are kept.
@@ -66,26 +68,35 @@ class CallRecorder:
                 "summary": to_json(summary, transcripts=self.keep_transcripts), "events": self.events}
 
     def close(self, summary: SummaryEvent) -> Path:
-        """Append the record to the JSON lines, then hand it to the database writer if any.
+        """Append the record to the JSON lines, then hand it to the database writer if any (which
+        also takes the line if the disk is full: the call never sees the error).
         With a writer, the line is not synced here (an fsync took up to 12 ms, measured: too long
         for the event loop): it is in the kernel once `write` returns (a killed process loses
         nothing) and the writer thread syncs the file before it writes the database."""
         record = self.record(summary)
-        self.records_dir.mkdir(parents=True, exist_ok=True)
         path = self.records_dir / f"{dt.date.today().isoformat()}.jsonl"
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         written = False
         try:
+            self.records_dir.mkdir(parents=True, exist_ok=True)
             # One write of one line with O_APPEND: concurrent calls never interleave records.
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, line.encode("utf-8"))
+                n = os.write(fd, data)
+                if n < len(data):  # a full disk took part of it: cut it off, never half a record
+                    os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_END) - n)
+                    raise OSError(28, "No space left on device (short write)", str(path))
                 written = True
                 if self.store is None:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+        except OSError:
+            if self.store is None:
+                raise
+            # With a writer (the gateway), a full disk is the writer's to handle: it keeps the
+            # line in memory, appends it when there is room, and logs the outage once.
         finally:
             if self.store is not None:  # even if the file could not be written; queued, never blocks
-                self.store.submit(record, fsync=path if written else None)
+                self.store.submit(record, fsync=path if written else None, line_to=None if written else path)
         return path

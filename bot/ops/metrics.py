@@ -58,6 +58,16 @@ class _HostCollector(Collector):
                                   value=stats.frames_sent)
         yield CounterMetricFamily("branch7_audio_frames_late", "Frames sent after their 20 ms slot had ended",
                                   value=stats.late_frames)
+        records = self.host.records
+        if records is not None:  # the records writer's counters (bot/records/store.py), plain ints too
+            yield CounterMetricFamily("branch7_records_unwritten", "Call records or JSON lines that could not be "
+                                      "written when they came (full disk): kept in memory", value=records.stats.unwritten)
+            yield GaugeMetricFamily("branch7_records_held", "Call records and JSON lines waiting in memory for "
+                                    "room on the disk", value=records.held)
+            yield CounterMetricFamily("branch7_records_lost", "Call records dropped: more than records.held_max "
+                                      "waited in memory", value=records.stats.lost)
+            yield CounterMetricFamily("branch7_records_gateway_died", "Calls of dead gateways closed as "
+                                      "gateway_died by this gateway's sweeps", value=records.stats.died_closed)
 
 
 class GatewayMetrics:

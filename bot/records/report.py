@@ -74,6 +74,8 @@ def build_report(engine: Engine, lo: dt.datetime | None = None, hi: dt.datetime 
         "transfers": [{"branch": b, "reason": r, "calls": n} for (b, r), n in sorted(by_branch_reason.items())],
         "abandoned": outcomes.get("abandoned", 0),       # the caller hung up before an answer or transfer
         "ended_by_bot": outcomes.get("hangup", 0),       # no answer; the bot said goodbye (no input, ...)
+        "gateway_died": outcomes.get("gateway_died", 0),  # ended badly: the process answering it died
+        "in_progress": outcomes.get("in_progress", 0),    # open rows of live gateways (calls going on now)
         "outcomes": dict(sorted(outcomes.items())),
         "top_questions": [{"faq_id": f, "answers": n} for f, n in faq_counts.most_common(top)],
         "latency_ms": {"turns": len(latencies), "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
@@ -141,7 +143,10 @@ def format_report(r: dict[str, Any], title: str) -> str:
              f"Answered by the bot    {r['answered']}",
              f"Transferred            {r['transferred_total']}",
              f"Abandoned by caller    {r['abandoned']}",
-             f"Ended by the bot       {r['ended_by_bot']}", "",
+             f"Ended by the bot       {r['ended_by_bot']}",
+             *([f"Gateway died           {r['gateway_died']}  (ended badly: the process answering died)"]
+               if r["gateway_died"] else []),
+             *([f"In progress            {r['in_progress']}"] if r["in_progress"] else []), "",
              "Transfers per branch:  " + ", ".join(f"{b}: {n}" for b, n in r["transferred"].items())]
     if r["transferred_by_reason"]:
         lines.append("Transfers per reason:  " + ", ".join(f"{k}: {n}" for k, n in r["transferred_by_reason"].items()))

@@ -26,7 +26,9 @@ class Call(Base):
     ended_at: Mapped[dt.datetime] = mapped_column(DateTime)                 # UTC
     caller: Mapped[str] = mapped_column(String(32), default="")             # masked: 091****678
     transport: Mapped[str] = mapped_column(String(16), default="")          # sip | audiosocket | web | ...
-    outcome: Mapped[str] = mapped_column(String(16), index=True)            # answered | transferred | hangup | abandoned
+    # answered | transferred | hangup | abandoned; in_progress (the call's "open" row, written when
+    # it starts) | gateway_died (an open row whose process died: closed by the next sweep)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
     branch: Mapped[int | None] = mapped_column(Integer, nullable=True)      # transferred to 1-6
     reason: Mapped[str] = mapped_column(String(64), default="")             # why the call ended / was transferred
     turns: Mapped[int] = mapped_column(Integer, default=0)
@@ -36,6 +38,9 @@ class Call(Base):
     latency_ms: Mapped[list[int]] = mapped_column(JSON, default=list)       # end of speech -> reply, per turn
     transcripts: Mapped[bool] = mapped_column(Boolean, default=False)       # the caller's words were kept
     transcripts_removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # The process that took the call, "host:pid:start" (bot/records/store.py `process_id`): a row
+    # left in_progress by a process that is gone is closed as gateway_died.
+    gateway: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class CallEventRow(Base):
