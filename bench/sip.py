@@ -23,10 +23,26 @@ from bench.brain import percentile, rss_mb
 from bench.calls import MAX_LATE_20_SHARE, MAX_REPLY_P95_MS, recordings
 from bot.config import Settings
 
-SIP_PORT, CALLER_PORT = 15260, 15261
-ENV = {"BOT_SIP_PORT": str(SIP_PORT), "BOT_RASA_PORT": "5805", "BOT_RASA_ACTIONS_PORT": "5855",
-       "BOT_SIP_RTP_PORT_MIN": "24000", "BOT_SIP_RTP_PORT_MAX": "24999", "BOT_GATEWAY_MAX_CALLS": "200"}
-SIZES = [10, 20, 30, 40, 50]
+
+
+def _knob(name: str, default: str) -> str:
+    """BENCH_SIP_<NAME> from the environment: several people bench on one machine, so ports and
+    sizes can be moved out of each other's way (and one size measured alone, e.g. SIZES=40)."""
+    return os.environ.get(f"BENCH_SIP_{name}", default)
+
+
+SIP_PORT = int(_knob("PORT", "15260"))   # the callers use the next port; moved: RTP 100..899 above it
+CALLER_PORT = SIP_PORT + 1
+ENV = {"BOT_SIP_PORT": str(SIP_PORT), "BOT_RASA_PORT": _knob("RASA_PORT", "5805"),
+       "BOT_RASA_ACTIONS_PORT": _knob("ACTIONS_PORT", "5855"),
+       "BOT_SIP_RTP_PORT_MIN": str(SIP_PORT + 100 if "BENCH_SIP_PORT" in os.environ else 24000),
+       "BOT_SIP_RTP_PORT_MAX": str(SIP_PORT + 499 if "BENCH_SIP_PORT" in os.environ else 24999),
+       "BOT_GATEWAY_MAX_CALLS": "200", "BOT_METRICS_PORT": _knob("METRICS_PORT", "0")}
+# the callers' RTP ports (bench/sip_caller.py's own default unless the ports were moved)
+CALLER_RTP = (["--rtp-min", str(SIP_PORT + 500), "--rtp-max", str(SIP_PORT + 899)]
+              if "BENCH_SIP_PORT" in os.environ else [])
+SIZES = [int(x) for x in _knob("SIZES", "10,20,30,40,50").split(",")]
+SEARCH = "BENCH_SIP_SIZES" not in os.environ  # sizes given by hand: measure just those
 SECONDS = 40.0
 CYCLE_S = 16.0          # a typical caller speaks ~4 s, then listens ~12 s
 BUDGET_S = 450.0        # the whole section, gateway start included
@@ -77,10 +93,23 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
+def recognition_workers(pid: int) -> list[int]:
+    """The gateway's recognition processes (gateway.recognition = processes): part of the gateway."""
+    out = []
+    for child in descendants(pid):
+        try:
+            if b"bot.gateway.recognition" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(child)
+        except OSError:
+            continue
+    return out
+
+
 class Sample:
-    def __init__(self, gateway: int, brain: list[int]) -> None:
+    def __init__(self, gateway: int, brain: list[int], workers: list[int] = ()) -> None:
         self.t = time.monotonic()
-        self.gateway = cpu_s(gateway)
+        self.loop = cpu_s(gateway)  # the event loop's process alone
+        self.gateway = self.loop + sum(cpu_s(p) for p in workers)
         self.brain = sum(cpu_s(p) for p in brain)
         self.busy, self.total = machine_busy()
 
@@ -159,10 +188,11 @@ async def start_gateway(settings: Settings, log: Path, attempts: int = 3) -> Gat
 async def one_size(gateway: Gateway, n: int, files: list[Path], base_rss: float) -> dict[str, Any]:
     caller = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.sip_caller", "--calls", str(n), "--seconds", str(SECONDS),
-        "--cycle", str(CYCLE_S), "--port", str(SIP_PORT), "--local-port", str(CALLER_PORT),
+        "--cycle", str(CYCLE_S), "--port", str(SIP_PORT), "--local-port", str(CALLER_PORT), *CALLER_RTP,
         *map(str, files), cwd=gateway.settings.root, stdout=asyncio.subprocess.PIPE)
     assert caller.stdout is not None
-    brain = descendants(gateway.pid)
+    workers = recognition_workers(gateway.pid)
+    brain = [p for p in descendants(gateway.pid) if p not in workers]
     start = end = None
     caller_cpu0 = caller_cpu = 0.0
     peak = {"gateway": 0.0, "brain": 0.0}
@@ -170,7 +200,7 @@ async def one_size(gateway: Gateway, n: int, files: list[Path], base_rss: float)
 
     async def sample_rss() -> None:
         while sampling:
-            peak["gateway"] = max(peak["gateway"], rss(gateway.pid))
+            peak["gateway"] = max(peak["gateway"], rss(gateway.pid) + sum(rss(p) for p in workers))
             peak["brain"] = max(peak["brain"], sum(rss(p) for p in brain))
             await asyncio.sleep(1.0)
 
@@ -178,10 +208,10 @@ async def one_size(gateway: Gateway, n: int, files: list[Path], base_rss: float)
     result: dict[str, Any] = {}
     while line := (await caller.stdout.readline()).decode():
         if line.startswith("WINDOW_START"):
-            start, caller_cpu0 = Sample(gateway.pid, brain), cpu_s(caller.pid)
+            start, caller_cpu0 = Sample(gateway.pid, brain, workers), cpu_s(caller.pid)
             sampler = asyncio.create_task(sample_rss())
         elif line.startswith("WINDOW_END"):
-            end = Sample(gateway.pid, brain)
+            end = Sample(gateway.pid, brain, workers)
             caller_cpu = cpu_s(caller.pid) - caller_cpu0
             sampling = False
         elif line.startswith("RESULT "):
@@ -208,6 +238,8 @@ async def one_size(gateway: Gateway, n: int, files: list[Path], base_rss: float)
         "reply_p95_ms": round(percentile(replies, 95)) if replies else None,
         "reply_max_ms": max(replies, default=None),
         "gateway_cpu_pct": round(gw_pct, 1), "gateway_cpu_per_call_pct": round(gw_pct / n, 2),
+        "gateway_loop_cpu_pct": round(100 * (end.loop - start.loop) / wall, 1),
+        "recognition_processes": len(workers),
         "brain_cpu_pct": round(brain_pct, 1), "caller_cpu_pct": round(caller_pct, 1),
         "machine_cpu_pct": round(machine, 1),
         "other_cpu_pct": round(max(0.0, machine - gw_pct - brain_pct - caller_pct), 1),
@@ -236,8 +268,9 @@ async def run(settings: Settings) -> dict[str, Any]:
         try:
             startup_s = round(time.monotonic() - began, 1)
             await asyncio.sleep(2.0)
-            idle_rss = rss(gateway.pid)
-            brain_idle = sum(rss(p) for p in descendants(gateway.pid))
+            workers = recognition_workers(gateway.pid)
+            idle_rss = rss(gateway.pid) + sum(rss(p) for p in workers)
+            brain_idle = sum(rss(p) for p in descendants(gateway.pid) if p not in workers)
             rows: list[dict[str, Any]] = []
             sizes = list(SIZES)
             while sizes:
@@ -245,7 +278,7 @@ async def run(settings: Settings) -> dict[str, Any]:
                 rows.append(await one_size(gateway, n, files, idle_rss))
                 await asyncio.sleep(3.0)  # the gateway finishes the hang-ups
                 left = BUDGET_S - (time.monotonic() - began)
-                if not sizes and left > SECONDS + 15:  # find the ceiling if the sizes did not
+                if SEARCH and not sizes and left > SECONDS + 15:  # find the ceiling if the sizes did not
                     top, tried = ceiling(rows), {r["calls"] for r in rows}
                     if top == max(tried):
                         sizes = [top + 20]
@@ -253,7 +286,8 @@ async def run(settings: Settings) -> dict[str, Any]:
                         sizes = [max(2, min(tried) // 2)]
         finally:
             await gateway.stop()
-    return {"seconds_per_size": SECONDS, "cycle_s": CYCLE_S, "gateway_start_s": startup_s,
+    mode = os.environ.get("BOT_GATEWAY_RECOGNITION") or settings.gateway.recognition
+    return {"recognition": mode, "seconds_per_size": SECONDS, "cycle_s": CYCLE_S, "gateway_start_s": startup_s,
             "gateway_idle_rss_mb": round(idle_rss, 1), "brain_idle_rss_mb": round(brain_idle, 1),
             "recordings": len(files), "sizes": rows}
 
@@ -282,7 +316,7 @@ def in_process_ceiling(root: Path) -> str:
         return ""
 
 
-def bottleneck(rows: list[dict[str, Any]]) -> str:
+def bottleneck(rows: list[dict[str, Any]], recognition: str = "threads") -> str:
     """What gave out first, from the numbers: packet pacing, reply time, and how busy the CPU was."""
     cores = os.cpu_count() or 1
 
@@ -301,7 +335,8 @@ def bottleneck(rows: list[dict[str, Any]]) -> str:
         r = min(late, key=lambda x: x["calls"])
         why = ("the cores are used up" if saturated(r) else
                "the cores are not used up, so the misses presumably come from the gateway's one event loop "
-               "(it paces every call and shares the GIL with the recognition threads)")
+               + ("(it paces every call and shares the GIL with the recognition threads)" if recognition == "threads"
+                  else "(it paces every call; recognition runs in worker processes)"))
         out.append(f"Packet timing gives out first at {r['calls']} calls ({r['late_20ms_share']:.2%} > 20 ms late, "
                    f"max {r['lateness_max_ms']} ms) with {load(r)}; {why}.")
     if slow:
@@ -350,7 +385,8 @@ def section(r: dict[str, Any]) -> str:
               f"Sustained on the wire (≤ {MAX_LATE_20_SHARE:.1%} of packets > 20 ms late and reply p95 ≤ "
               f"{MAX_REPLY_P95_MS} ms, at this size and every smaller one): **{top} simultaneous SIP calls** "
               f"on this {cores}-core machine (sizes tried: "
-              f"{', '.join(str(x['calls']) for x in rows)}). " + bottleneck(rows)]
+              f"{', '.join(str(x['calls']) for x in rows)}; recognition in {r.get('recognition', 'threads')}). "
+              + bottleneck(rows, r.get("recognition", "threads"))]
     other = in_process_ceiling(Path(__file__).resolve().parent.parent)
     if other:
         lines += ["", f"In-process `calls` benchmark (same criteria, no network): {other}."]

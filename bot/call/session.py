@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.danger.live import LiveDangerNet
 from bot.danger.model import DangerNet
@@ -40,6 +40,9 @@ from bot.tts.cache import PromptCache
 from bot.vad.base import Vad
 from bot.vad.smart_turn import SmartTurnModel
 from bot.vad.turns import TurnConfig
+
+if TYPE_CHECKING:
+    from bot.gateway.recognition import RemoteHearing
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +78,13 @@ class CallConfig:
 class CallSession:
     def __init__(self, call_id: str, engines: Engines, brain: Brain, config: CallConfig,
                  clock: Callable[[], float], emit: Emitter | Listener, recorder: CallRecorder | None = None,
-                 executor: Executor | None = None, asr_stream: AsrStream | None = None) -> None:
+                 executor: Executor | None = None, asr_stream: AsrStream | None = None,
+                 hearing: RemoteHearing | None = None) -> None:
         """`executor`: where recognition runs (a gateway's recognition worker: the recogniser
         releases the GIL, so the event loop stays free for 20 ms pacing). None: inline, as the
         simulator. `asr_stream`: a stream the caller made on that worker (default: a new one).
+        `hearing`: the call's hearing in a recognition process instead (bot/gateway/recognition.py,
+        already opened there); its steps are awaited, nothing runs here.
         `emit`: where the call's events go (bot/call/events.py), an `Emitter` or one listener of
         their JSON form."""
         self.call_id = call_id
@@ -92,8 +98,13 @@ class CallSession:
         self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger, branches=engines.kb.branches)
         self._player = Player(config.rate)
         judge = engines.turn_model.complete if engines.turn_model is not None and config.turns.holds else None
-        self._hearing = Hearing(engines.vad(), asr_stream or engines.asr.stream(), config.turns, judge,
-                                config.turn_complete_at)
+        self._remote = hearing
+        self._hearing: Hearing | RemoteHearing = hearing if hearing is not None else Hearing(
+            engines.vad(), asr_stream or engines.asr.stream(), config.turns, judge, config.turn_complete_at)
+        # After a recogniser failure the call is being put through to a person: feeding the broken
+        # hearing again would fail again and cut the apology short (the policy ends a call at once
+        # when an engine fails while it is already closing).
+        self._deaf = False
         self._executor = executor
         self._hearing_closed = False
         self._hearing_step = asyncio.Lock()  # one hearing step at a time, in frame order
@@ -128,15 +139,16 @@ class CallSession:
 
     async def audio_in_many(self, frames: list[tuple[AudioFrame, float]]) -> None:
         """Caller frames in order (a transport that fell behind hands over its backlog at once)."""
-        if self.ended or not frames:
+        if self.ended or self._deaf or not frames:
             return
         async with self._hearing_step:
-            if self._closed:
+            if self._closed or self._deaf:
                 return
             try:
-                events = await self._on_worker(self._hearing.feed_many, frames)
+                events = await self._step("feed_many", frames)
             except Exception as exc:  # noqa: BLE001 - an engine failure must not end the process
                 log.exception("ASR/VAD failed")
+                self._deaf = True
                 self._emit(EngineErrorEvent("asr", type(exc).__name__))
                 await self._handle(EngineFailed(self._s(), f"asr:{type(exc).__name__}"))
                 return
@@ -155,7 +167,7 @@ class CallSession:
             return
         async with self._hearing_step:
             try:
-                events = [] if self._closed else await self._on_worker(self._hearing.flush, t_ms)
+                events = [] if self._closed or self._deaf else await self._step("flush", t_ms)
             except Exception:  # noqa: BLE001
                 log.exception("ASR flush failed")
                 events = []
@@ -184,9 +196,9 @@ class CallSession:
         """`close` once no recognition step is running, freeing the stream on its worker (native
         recognisers are not thread-safe: everything touching one runs on one thread)."""
         async with self._hearing_step:
-            if not self._closed and self._executor is not None:
+            if not self._closed and (self._executor is not None or self._remote is not None):
                 try:
-                    await self._on_worker(self._hearing.close)
+                    await self._step("close")
                 except Exception:  # noqa: BLE001 - the record must still be written
                     log.exception("closing the recogniser failed")
                 self._hearing_closed = True
@@ -198,7 +210,7 @@ class CallSession:
         summary = self.summary()
         if not self._closed:
             self._closed = True
-            if not self._hearing_closed:
+            if not self._hearing_closed and self._remote is None:  # a remote one closes in `aclose`
                 self._hearing.close()
             if self._recorder is not None:
                 try:
@@ -214,6 +226,13 @@ class CallSession:
                             latency_ms=[round(x) for x in self.latencies_ms])
 
     # ----- internals ---------------------------------------------------------------------------
+    async def _step(self, name: str, *args: Any) -> Any:
+        """A hearing step (`feed_many`, `flush`, `close`): awaited in its recognition process, or
+        run on the call's worker thread."""
+        if self._remote is not None:
+            return await getattr(self._remote, name)(*args)
+        return await self._on_worker(getattr(self._hearing, name), *args)
+
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a recogniser step on the call's worker thread (inline without an executor)."""
         if self._executor is None:

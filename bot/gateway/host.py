@@ -28,6 +28,7 @@ from bot.call.records import CallRecorder, mask_phone
 from bot.call.session import Brain, CallConfig, CallSession, Engines
 from bot.call.timing import FRAME_MS, FRAME_S, Grid
 from bot.config import Settings
+from bot.gateway.recognition import RecognitionDied, RecognitionProcess, RemoteHearing, WorkerSpec
 from bot.ops.logs import call_id_var
 from bot.policy.reasons import Reason
 
@@ -58,6 +59,7 @@ class HostStats:
     calls_refused: int = 0
     late_frames: int = 0      # outgoing frames sent after their 20 ms slot ended
     frames_sent: int = 0
+    recognition_restarts: int = 0  # recognition processes that died and were replaced
     lateness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
@@ -99,6 +101,11 @@ class CallHost:
         self.config = config
         self._asr_factory = asr_factory
         self._workers: list[RecognitionWorker] = []
+        # gateway.recognition = processes: the worker processes, by slot (a dead one's slot gets
+        # its replacement), and the tasks starting replacements.
+        self._procs: list[RecognitionProcess] = []
+        self._replacing: set[asyncio.Task] = set()
+        self._closing = False
         self.calls: dict[str, LiveCall] = {}
         self.stats = HostStats()
         self.listeners: list[Listener] = []  # every call's events (metrics, tests), from its start
@@ -134,22 +141,99 @@ class CallHost:
             self._workers += [RecognitionWorker(i, factory(), owned=True) for i in range(1, n)]
         return self._workers
 
+    @property
+    def uses_processes(self) -> bool:
+        mode = self.settings.gateway.recognition.strip().lower()
+        if mode not in ("threads", "processes"):
+            raise ValueError(f"gateway.recognition must be threads or processes, not {mode!r}")
+        return mode == "processes"
+
     async def load_workers(self) -> None:
         """Load every worker's recogniser before the first call, off the event loop: loading a
         model takes ~0.5 s of CPU, and calls already running would miss their 20 ms slots
         (measured: the lazy load at the first call made frames up to 0.2 s late at 10 calls)."""
-        await asyncio.get_running_loop().run_in_executor(None, lambda: self.workers)
+        if self.uses_processes:
+            await self._start_processes()
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self.workers)
 
-    def _take_worker(self) -> RecognitionWorker:
-        worker = min(self.workers, key=lambda w: w.calls)
+    async def _take_worker(self) -> RecognitionWorker | RecognitionProcess:
+        if self.uses_processes:
+            worker: RecognitionWorker | RecognitionProcess = await self._take_process()
+        else:
+            worker = min(self.workers, key=lambda w: w.calls)
         worker.calls += 1
         return worker
+
+    # ----- recognition processes (gateway.recognition = processes) --------------------------------
+    @property
+    def processes(self) -> list[RecognitionProcess]:
+        return list(self._procs)
+
+    async def _start_processes(self) -> None:
+        if self._procs:
+            return
+        n = self.settings.gateway.asr_workers or os.cpu_count() or 1
+        spec = WorkerSpec.from_settings(self.settings)
+        self._procs = [RecognitionProcess(i, spec, self._process_ended) for i in range(n)]
+        await asyncio.gather(*(p.start() for p in self._procs))
+
+    async def _take_process(self, wait_s: float = 30.0) -> RecognitionProcess:
+        """The least busy live process; while none is (all died at once), wait for a replacement."""
+        if not self._procs:
+            await self._start_processes()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            alive = [p for p in self._procs if p.ready and not p.dead]
+            if alive:
+                return min(alive, key=lambda p: p.calls)
+            if loop.time() > deadline or self._closing:
+                raise RecognitionDied("no recognition process is running")
+            await asyncio.sleep(0.1)
+
+    def _process_ended(self, proc: RecognitionProcess) -> None:
+        """A worker process died under its calls (they fail over to a person by themselves, see
+        bot/gateway/recognition.py): start a replacement in its slot for the next calls."""
+        if self._closing:
+            return
+        log.error("%s; %d calls on it are put through to a person; starting a replacement",
+                  proc.error, proc.calls)
+        self.stats.recognition_restarts += 1
+        task = asyncio.get_running_loop().create_task(self._replace(proc), name=f"replace-recognition-{proc.index}")
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _replace(self, dead: RecognitionProcess) -> None:
+        delay = 0.0
+        while not self._closing:
+            fresh = RecognitionProcess(dead.index, dead.spec, self._process_ended)
+            try:
+                await fresh.start()
+            except RecognitionDied as exc:
+                await fresh.aclose()
+                delay = min(30.0, max(1.0, 2 * delay))  # a process that cannot load: retry, slower
+                log.error("replacement recognition process failed (%s); again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if self._closing:
+                await fresh.aclose()
+                return
+            self._procs[dead.index] = fresh
+            return
 
     def _forget(self, call: LiveCall) -> None:
         self.calls.pop(call.call_id, None)
 
     async def aclose(self) -> None:
-        """Free the workers (ending running calls is the transports' job)."""
+        """Free the workers (ending running calls is the transports' job); worker processes exit
+        and are reaped here."""
+        self._closing = True
+        for task in list(self._replacing):
+            task.cancel()
+        await asyncio.gather(*self._replacing, return_exceptions=True)
+        await asyncio.gather(*(p.aclose() for p in self._procs), return_exceptions=True)
+        self._procs = []
         for worker in self._workers:
             await asyncio.get_running_loop().run_in_executor(None, worker.close)
         self._workers = []
@@ -268,15 +352,23 @@ class LiveCall:
                                 transport=_transport_name(self.peer))
         # Every event of the call, with its id: kept here, to the transport, to the host's listeners.
         emit = Emitter(self.events.append, self._on_event, *host.listeners, call_id=self.call_id)
-        worker = host._take_worker()
+        worker: RecognitionWorker | RecognitionProcess | None = None
         try:
-            stream = await loop.run_in_executor(worker.executor, worker.engine.stream)
-            session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
-                                  recorder, executor=worker.executor, asr_stream=stream)
+            worker = await host._take_worker()
+            if isinstance(worker, RecognitionProcess):
+                hearing = RemoteHearing(worker, self.call_id)
+                await hearing.open(host.config.turns, host.config.turn_complete_at)
+                session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
+                                      recorder, hearing=hearing)
+            else:
+                stream = await loop.run_in_executor(worker.executor, worker.engine.stream)
+                session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
+                                      recorder, executor=worker.executor, asr_stream=stream)
         except Exception as exc:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
             log.exception("call %s: cannot start recognition", self.call_id)
             emit(EngineErrorEvent("asr", type(exc).__name__), 0.0)
-            worker.calls -= 1
+            if worker is not None:
+                worker.calls -= 1
             host._forget(self)
             await self.peer.hangup(Reason.ERROR.text())
             self.summary = SummaryEvent(outcome="abandoned", reason=Reason.ASR_UNAVAILABLE.text())
