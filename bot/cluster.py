@@ -118,12 +118,15 @@ def _gateway_host(settings: Settings) -> str:
 
 
 def gateway_command(settings: Settings, g: Gateway) -> tuple[list[str], dict[str, str]]:
-    """`bot run` for gateway `g`: its own ports and records folder; the web page and AudioSocket on
+    """`bot run` for gateway `g`: its own ports, records folder and spool; the web page and AudioSocket on
     gateway 1 only (they are not balanced by Kamailio)."""
     sip = settings.sip
     env = {**os.environ, "BOT_SIP_PORT": str(g.sip_port), "BOT_SIP_RTP_PORT_MIN": str(g.rtp[0]),
            "BOT_SIP_RTP_PORT_MAX": str(g.rtp[1]), "BOT_METRICS_PORT": str(g.metrics_port),
            "BOT_PRIVACY_RECORDS_DIR": str(settings.path(settings.privacy.records_dir) / f"gateway-{g.n}"),
+           # A spool each: a gateway replaying and removing a shared spool could remove a record the
+           # other had just appended (and both would write the same calls).
+           "BOT_RECORDS_SPOOL_DIR": str(settings.path(settings.records.spool_dir) / f"gateway-{g.n}"),
            "BOT_RASA_TRACKER_STORE": brain_settings(settings).rasa.tracker_store,
            # Kamailio sends from sip.host: the gateway must take it even if the PBX list does not name it.
            "BOT_SIP_ALLOWED_PEERS": f"{sip.allowed_peers},{_gateway_host(settings)}/32"}

@@ -490,15 +490,18 @@ class RecordStore:
                 # end and duration are then right to within one checkpoint.
                 session.execute(update(Call).where(Call.id.in_(list(calls)), Call.outcome == OPEN)
                                 .values(ended_at=now))
+                saved = []
                 for call_id, recorder, events in changed:
                     row = session.get(Call, call_id)
-                    if row is None or row.outcome != OPEN:  # not written yet, or already ended
+                    if row is None or row.outcome != OPEN:  # not written yet (queued), or already ended
                         continue
                     session.execute(delete(CallEventRow).where(CallEventRow.call_id == call_id))
                     session.add_all(_event_rows(call_id, events, bool(recorder.keep_transcripts)))
-            for call_id, _, events in changed:
-                self._saved[call_id] = len(events)
-            self.stats.checkpoints += len(changed)
+                    saved.append((call_id, len(events)))
+            # Only what was written counts as saved: a call whose open row was still queued is
+            # saved at the next checkpoint even if its events do not change meanwhile.
+            self._saved.update(saved)
+            self.stats.checkpoints += len(saved)
         except Exception as exc:  # noqa: BLE001 - a checkpoint is best effort; the next one retries
             if database_down(exc):
                 self._mark_down(exc)
@@ -530,8 +533,14 @@ class RecordStore:
         """The database, else the spool. False if neither could take it (full disk)."""
         if self._down_since is None and self._migrated and not self.spool.exists():
             try:
-                with Session(self.engine) as session, session.begin():
-                    write_record(session, record)
+                try:
+                    with Session(self.engine) as session, session.begin():
+                        write_record(session, record)
+                except sa_exc.IntegrityError:
+                    # Another process inserted the same call between our look and our insert (a
+                    # spool replayed by two gateways): look again, it is then there.
+                    with Session(self.engine) as session, session.begin():
+                        write_record(session, record)
                 self._database_back()
                 if (record.get("summary") or {}).get("outcome") != OPEN:
                     self.stats.written += 1

@@ -168,3 +168,22 @@ def test_the_real_end_replaces_a_gateway_died_row(db_url, tmp_path):
     finally:
         store.close()
     assert rows(db_url)["r1"].outcome == "answered"
+
+
+def test_events_of_a_call_whose_open_row_was_still_queued_are_saved_at_the_next_checkpoint(db_url, tmp_path):
+    """The writer runs its checkpoint before it writes the item it just took: a call that said
+    something before its open row reached the database is saved next time, not forgotten."""
+    store = RecordStore(db_url, tmp_path / "spool", checkpoint_s=0)  # 0: checkpoints only when called here
+    migrate(store.engine)
+    store._migrated = True
+    rec = CallRecorder(tmp_path / "records", "q1", "0912345678", store=store, transport="sip")
+    rec.add(BotSayEvent("Xin chào", 1200), 0.0)
+    store._checkpoint()  # the writer is not started: the open row is still queued
+    assert events_of(db_url, "q1") == []
+    store.start()
+    try:
+        assert store.flush(30)
+        store._checkpoint()  # the events did not change, and are saved now
+        assert events_of(db_url, "q1") == ["bot_say"]
+    finally:
+        store.close()
