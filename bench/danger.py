@@ -20,7 +20,9 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLITS = {"dev": ROOT / "data/eval/danger_dev.yml", "test": ROOT / "data/eval/danger_test.yml"}
+# dev and dev2: two blind writers' splits, for tuning (their mistakes are printed); test: sealed.
+SPLITS = {"dev": ROOT / "data/eval/danger_dev.yml", "dev2": ROOT / "data/eval/danger_dev2.yml",
+          "test": ROOT / "data/eval/danger_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
 
@@ -87,8 +89,8 @@ def run_net() -> dict:
         if not path.exists():
             continue
         split = load_split(path)
-        out[name] = {"clean": score(split, kind_of, garbled=False, show_misses=name == "dev"),
-                     "garbled": score(split, kind_of, garbled=True, show_misses=name == "dev")}
+        out[name] = {"clean": score(split, kind_of, garbled=False, show_misses=name != "test"),
+                     "garbled": score(split, kind_of, garbled=True, show_misses=name != "test")}
     return out
 
 
@@ -144,7 +146,7 @@ async def run_brain(settings) -> dict:
                                 # The caller answers the question: "có" must put them through.
                                 yes = await client.turn(conversation, "có")
                                 c["through_after_yes"] += yes.reason.startswith("danger:")
-                            if name == "dev" and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
+                            if name != "test" and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
                                 misses.append(f"{section}/{outcome}: {text} -> {reply.action} {reply.intent} "
                                               f"{reply.faq_id or ''} {reply.branch or ''}")
                     out.setdefault(name, {})["garbled" if garbled else "clean"] = {
@@ -160,7 +162,7 @@ async def run_brain(settings) -> dict:
                         "routing_right_branch": counts["routing"]["right_branch"] / counts["routing"]["n"],
                         "other_benefit_answered_with_covid_entry":
                             counts["other_benefit"]["covid_answer"] / counts["other_benefit"]["n"],
-                        **({"mistakes": misses} if name == "dev" else {}),
+                        **({"mistakes": misses} if name != "test" else {}),
                     }
             # Everyday Vietnamese nobody would call danger: the transcripts of the real recordings.
             everyday = _everyday_sentences()

@@ -177,7 +177,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) or "" for m in messages]
         for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
             found = self.detect(text, probs)
-            sure = found is not None and (found[2] != "model" or found[1] >= float(self.config["threshold"]))
+            sure = found is not None and (found[2].startswith("phrase:") or found[1] >= float(self.config["threshold"]))
             if found and not sure and len(text.split()) < int(self.config["ask_min_words"]):
                 # "cái thứ nhất", "mấy giờ rồi": a suspicion on three or four words is too little
                 # to interrupt a caller with; short danger speaks through the phrases.
@@ -201,8 +201,17 @@ class DangerDetector(GraphComponent, IntentClassifier):
         """(kind, confidence, how) or None; `probs` from self.model for this text. A model
         detection below `threshold` (at least `ask_threshold`) is a suspicion to ask about."""
         found = self.matcher.find(text)
-        if found:
+        if found and (not found.asking or not self.net.check_question):
             return found.kind.id, 1.0, f"phrase:{found.phrase}"
+        if found:
+            # An editors' phrase in a sentence that asks about support or tells of the past
+            # ("tháng trước bị ngộ độc, bảo hiểm có trả không"): put through if the model is sure,
+            # else asked (a suspicion at least, however low the model's probability).
+            by_label = dict(zip(self.model.labels, probs.tolist()))
+            p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
+            if p_danger >= float(self.config["threshold"]):
+                return found.kind.id, p_danger, "model"
+            return found.kind.id, min(p_danger, float(self.config["threshold"]) - 1e-6), f"asking:{found.phrase}"
         if len(text.split()) < int(self.config["min_words"]):
             # "dạ", "trời ơi", "chán quá": a bag of n-grams knows too little of so few words; on
             # short turns only the editors' phrases ("cháy rồi", "cứu với") speak for danger.

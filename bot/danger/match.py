@@ -14,7 +14,8 @@ predictable for editors, who add phrases, not weights. Rules, per word of a phra
   cháy" is "nhà cháy"), but not together with a wrong tone, and not without diacritics (bare
   words are ambiguous enough: "do o tro" is not "giở trò").
 A match that overlaps one of the kind's exceptions does not count; a weak phrase does not count in a
-sentence that asks about support ("tiền cấp cứu có được hỗ trợ không").
+sentence that asks about support ("tiền cấp cứu có được hỗ trợ không"), and a strong one there is
+marked `asking`: the caller is asked whether they are in danger rather than put through at once.
 """
 from __future__ import annotations
 
@@ -75,6 +76,9 @@ class DangerMatch:
     phrase: str  # the editors' phrase that matched
     heard: str  # the caller's words it matched
     weak: bool
+    # The sentence also asks about support or tells of the past ("bị ngộ độc tháng trước, bảo
+    # hiểm có trả không"): maybe someone telling of danger, not in it. Asked, not put through.
+    asking: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,10 @@ def _phrases(texts: Sequence[str]) -> tuple[_Phrase, ...]:
 
 def _word_fit(said: Syllable, want: Syllable, bare_mode: bool) -> str | None:
     """'same' | 'tone' (only the tone differs) | None."""
-    if bare_mode or not said.marked and not want.marked:
+    if bare_mode:
         return "same" if said.bare == want.bare else None
+    # With diacritics around, a word without any ("gian", "lan") is a level-tone word: it merges
+    # like the others ("giết thời dan" is the exception "giết thời gian").
     if said.sound != want.sound:
         return None
     return "same" if said.tone == want.tone else "tone"
@@ -184,7 +190,7 @@ class DangerMatcher:
         if not words:
             return None
         bare_mode = sum(w.marked for w in words) < _MARKED_SHARE * len(words)
-        asking: bool | None = None  # computed only when a weak phrase matches
+        asking: bool | None = None  # computed only when a phrase matches
         for kind, strong, weak, exceptions in self._kinds:
             excepted: list[tuple[int, int]] | None = None  # computed only when a phrase is said
             for index, is_weak in ((strong, False), (weak, True)):
@@ -193,12 +199,11 @@ class DangerMatcher:
                         excepted = [span for _, span in exceptions.said(words, bare_mode)]
                     if any(a < end and start < b for start, end in excepted):
                         continue
-                    if is_weak:
-                        if asking is None:
-                            asking = bool(self._asking.said(words, bare_mode))
-                        if asking:
-                            break
-                    return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak)
+                    if asking is None:
+                        asking = bool(self._asking.said(words, bare_mode))
+                    if is_weak and asking:
+                        break
+                    return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak, asking)
         return None
 
 

@@ -238,7 +238,9 @@ class CallPolicy:
             s.heard.append(text)
             del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
             found = self._matcher.find(text) if self._matcher else None
-            if found and not self._handing_over_danger():
+            # A phrase in a sentence that asks about support goes to the brain, which asks the
+            # caller whether they are in danger (or puts them through if its model is sure).
+            if found and not found.asking and not self._handing_over_danger():
                 return self._danger_transfer(found.kind, found.kind.message, e.t)
         s.caller_speaking = False
         if s.phase is Phase.THINKING:
@@ -270,7 +272,8 @@ class CallPolicy:
             kind = self._kind_of(detail_of(d.reason), reply, d.branch)
             seen_before = s.danger_seen
             actions = self._danger_transfer(kind, reply or kind.message, e.t)
-            if not self._matcher or not self._matcher.find(s.asked or ""):
+            said = self._matcher.find(s.asked or "") if self._matcher else None
+            if said is None or said.asking:
                 # Only the brain's model heard danger, maybe in a fragment of a question the
                 # caller paused in ("tay cầm một cặp..."): if they go on within the mend window,
                 # the whole sentence is judged, as if said without the pause. The editors'

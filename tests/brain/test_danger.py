@@ -143,3 +143,12 @@ async def test_an_editors_new_phrase_is_live_after_train(live_brain, brain: Brai
     after = await brain.turn(f"{conversation}-after", sentence)
     assert (after.reason, after.branch, after.confidence) == ("danger:medical", 1, 1.0)
     await reload_running_server(settings, latest_model(settings))  # the shipped model again
+
+
+async def test_danger_words_told_of_the_past_with_a_question_about_support_are_asked(brain: BrainClient, conversation):
+    # An editors' phrase ("ngộ độc") in a sentence that asks about support: asked, not sent to 115.
+    asked = await brain.turn(conversation, "năm ngoái tôi bị ngộ độc rượu phải đi viện, bảo hiểm có trả không")
+    assert asked.reason == "danger_check:poisoning" and asked.action == "dialog"
+    assert asked.reply == KB.danger.check_question
+    through = await brain.turn(conversation, "có")
+    assert (through.action, through.branch, through.reason) == ("transfer", 1, "danger:poisoning")

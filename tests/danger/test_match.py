@@ -89,3 +89,19 @@ def test_syllable_sounds():
     assert syllable("hoả").tone == syllable("hỏa").tone == "hỏi"
     assert syllable("hoả").sound == syllable("hỏa").sound
     assert not syllable("cho").marked and syllable("chó").marked and syllable("đi").marked
+
+
+def test_a_strong_phrase_in_a_question_about_support_is_marked_asking(matcher: DangerMatcher):
+    # Someone telling of a danger past while asking about money: asked, not put through at once.
+    told = matcher.find("năm ngoái tôi bị ngộ độc rượu phải đi viện, bảo hiểm có trả không")
+    assert told is not None and told.kind.id == "poisoning" and told.asking
+    now = matcher.find("con tôi bị ngộ độc rượu, nôn ra máu")
+    assert now is not None and now.kind.id == "poisoning" and not now.asking
+
+
+def test_an_undiacritised_word_in_a_marked_sentence_merges_like_the_others(matcher: DangerMatcher):
+    # "gian" and "dan" carry no diacritic; with marks around they are one sound (d/gi merged), so
+    # the exception "giết thời gian" still covers the line's "giết thời dan".
+    assert matcher.find("ngồi giết thời gian bằng điện thoại") is None
+    assert matcher.find("ngồi giết thời dan bằng điện thoại") is None
+    assert matcher.find("nó dọa giết cả nhà tôi") is not None

@@ -179,3 +179,11 @@ def test_a_danger_kind_this_gateway_does_not_know_still_puts_a_silent_caller_thr
     say = only(call.wait(PolicyConfig().no_input_timeout_s + 0.5), Say)
     assert say.text == kb.prompt("human_transfer", 1) and say.interruptible is False
     assert call.finish(after=4.0)[0].branch == 1
+
+
+def test_danger_words_in_a_question_about_support_go_to_the_brain(call: Call):
+    # "ngộ độc" is an editors' phrase, but the caller tells of last year and asks about money: the
+    # brain decides (it asks whether they are in danger, or puts them through if its model is sure).
+    call.listening()
+    text = "năm ngoái tôi bị ngộ độc rượu phải đi viện, bảo hiểm có trả không"
+    assert call.say(text) == [AskBrain(text)]
