@@ -37,3 +37,14 @@ def sentences(text: str) -> list[str]:
 def syllables(sentence: str) -> int:
     """Vietnamese writes one syllable per space-separated word."""
     return len(re.findall(r"\w+", sentence))
+
+
+# What a listener says to show they are listening, not to speak: "dạ", "vâng ạ", "ừ". Compared
+# without diacritics, as the recogniser may hear the tone wrong ("da", "dà").
+_BACKCHANNELS = frozenset({"da", "vang", "u", "o", "a", "um", "uh", "ok", "oke", "da vang", "vang a", "da da",
+                           "vang vang", "u u", "the a", "vay a", "a vang", "da a", "vang da"})
+
+
+def is_backchannel(text: str) -> bool:
+    """'Dạ', 'vâng ạ', 'ừ' and the like, and nothing else."""
+    return comparable(strip_diacritics(text)) in _BACKCHANNELS

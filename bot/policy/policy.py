@@ -47,7 +47,7 @@ from bot.policy.events import (
     TransferFailed,
 )
 from bot.policy.reasons import Reason, detail_of
-from bot.text import normalise_utterance
+from bot.text import is_backchannel, normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]
 
@@ -132,10 +132,11 @@ class _State:
     reply_id: str | None = None  # the utterance answering it, and when it began
     reply_t: float = 0.0
     mending: str | None = None  # a fragment the caller is completing (barged in on its answer)
-    # The danger the brain's model heard in that fragment, and what the call had seen before it:
-    # if the caller's continuation is only noise, the danger message and transfer resume.
-    mending_danger: tuple[DangerKind, str] | None = None
-    danger_seen_before: str | None = None
+    # The reply stopped for it, and the danger the brain's model heard in the fragment: a cough
+    # or a "dạ" over the reply is not the rest of the question, and the reply goes on.
+    mending_speech: _Speech | None = None
+    mending_danger: DangerKind | None = None
+    danger_seen_before: str | None = None  # what the call had seen before that danger
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
 
@@ -216,12 +217,18 @@ class CallPolicy:
         s = self._s
         text = normalise_utterance(e.text)
         fragment, s.mending = s.mending, None
+        stopped, s.mending_speech = s.mending_speech, None
         held_danger, s.mending_danger = s.mending_danger, None
-        if held_danger and not text and s.phase is Phase.LISTENING:
-            # A cough over a danger message is not a new question: the message and transfer go on.
-            kind, said = held_danger
-            s.caller_speaking = False
-            return self._danger_transfer(kind, said, e.t)
+        if fragment and (not text or is_backchannel(text)):
+            fragment = None  # a cough or a "dạ": nothing to join
+            if stopped and s.phase is Phase.LISTENING:
+                # Over the reply to the question: it goes on from its start, once (not mendable
+                # again, so steady noise cannot restart it for ever); over a danger message, the
+                # message and the transfer.
+                s.caller_speaking = False
+                if held_danger:
+                    return self._danger_transfer(held_danger, stopped.say.text, e.t)
+                return [self._say_again(stopped, e.t)]
         mended = bool(text and fragment)
         if mended:
             # One question said in two goes: the fragment's turn, words and cut-off answer give
@@ -366,9 +373,9 @@ class CallPolicy:
                 # even over a transfer or goodbye the brain chose for the fragment, and over a
                 # danger message only the brain's model chose (the editors' phrases are never
                 # mended: that message cannot be talked over).
-                s.mending = s.asked
+                s.mending, s.mending_speech = s.asked, s.speech
                 if s.danger is not None:
-                    s.mending_danger = (s.danger, s.speech.say.text)
+                    s.mending_danger = s.danger
                     s.danger, s.danger_seen = None, s.danger_seen_before
             s.speech = None
             s.phase = Phase.LISTENING
@@ -496,6 +503,15 @@ class CallPolicy:
         say = Say(text, f"u{s.next_id}", interruptible, prompt, faq_id)
         s.phase = Phase.SPEAKING
         s.speech = _Speech(say, t, then)
+        return say
+
+    def _say_again(self, stopped: _Speech, t: float) -> Say:
+        """A stopped utterance from its start, with what was to follow it."""
+        said = stopped.say
+        say = self._say(t, said.text, interruptible=said.interruptible, prompt=said.prompt, faq_id=said.faq_id,
+                        then=stopped.then)
+        if self._s.last_said is said:
+            self._s.last_said = say
         return say
 
     def _end_now(self, action: Transfer | Hangup, t: float) -> Transfer | Hangup:

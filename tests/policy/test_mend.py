@@ -48,13 +48,35 @@ def test_off_by_default(kb):
     assert call.say("thì được bao nhiêu") == [AskBrain("thì được bao nhiêu")]
 
 
-def test_noise_over_the_answer_mends_nothing(call: Call):
+@pytest.mark.parametrize("heard", ["", "dạ", "vâng ạ", "da"])  # a cough, or a listener's "dạ"
+def test_noise_or_a_backchannel_over_the_answer_lets_it_go_on(call: Call, heard):
+    answer_fragment(call)
+    call.t += 0.4
+    call.barge_in()
+    again = only_say(call.say(heard))  # not a reprompt, not a new question: the answer again
+    assert again.text == ANSWER and again.faq_id == "ldtd"
+    assert call.policy.summary().answers == ["ldtd"] and call.policy.summary().turns == 1
+    call.t += 0.5
+    assert call.barge_in() == [StopSpeaking(), Listen()]  # an ordinary barge-in now: nothing to join
+    assert call.say("thế còn hộ nghèo") == [AskBrain("thế còn hộ nghèo")]
+
+
+def test_a_reply_goes_on_once_then_noise_is_an_ordinary_barge_in(call: Call):
     answer_fragment(call)
     call.barge_in()
-    assert only_say(call.say("")).prompt == "empty_input"  # a cough: the caller is asked again
+    call.say("")
+    call.barge_in()
+    assert only_say(call.say("")).prompt == "empty_input"  # steady noise cannot restart it for ever
+
+
+def test_a_transfer_chosen_for_the_fragment_goes_ahead_after_a_cough(call: Call):
+    call.say("cho tôi hỏi là")
+    call.brain("transfer", "Tôi chuyển anh chị sang nhánh năm.", branch=5, reason="out_of_scope")
     call.t += 0.5
-    call.barge_in()  # over the reprompt, not over an answer: nothing to join
-    assert call.say("thế còn hộ nghèo") == [AskBrain("thế còn hộ nghèo")]
+    call.barge_in()
+    again = only_say(call.say("dạ"))
+    assert again.interruptible is False
+    assert call.finish()[0] == Transfer(5, "out_of_scope", ["cho tôi hỏi là"])
 
 
 def only_say(actions) -> Say:
