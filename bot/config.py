@@ -117,7 +117,7 @@ class VoiceSettings:
 @dataclass(frozen=True)
 class GatewaySettings:
     asr_workers: int = 0            # recognition threads or processes; 0 = one per core
-    recognition: str = "threads"    # threads | processes: where each call's VAD + ASR run (bot/gateway/recognition.py)
+    recognition: str = "processes"  # processes | threads: where each call's VAD + ASR run (bot/gateway/recognition.py)
     max_calls: int = 40             # more simultaneous calls are refused (SIP 486 Busy Here)
     media_timeout_s: float = 30.0   # no audio or keypad from the caller this long: the line is dead
 

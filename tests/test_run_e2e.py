@@ -75,6 +75,13 @@ def _tail(path: Path, chars: int = 6000, start: int = 0) -> str:
         return f.read().decode(errors="replace")
 
 
+def _is_recognition(pid: int) -> bool:
+    try:
+        return b"bot.gateway.recognition" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _children(pid: int) -> list[int]:
     """The direct children of `pid` (Rasa and the action server run in their own sessions)."""
     found = []
@@ -120,6 +127,7 @@ class Line:
         self.proc, self.out, self.err, self.work, self.log_marks = proc, out, err, work, log_marks
         self.records = work / "records"
         self.rasa_pids: list[int] = []
+        self.recognition_pids: list[int] = []  # gateway.recognition = processes: the worker processes
         self.callers: list[str] = []        # From numbers of the SIP calls made
         self.audiosocket_calls: list[str] = []
 
@@ -205,7 +213,9 @@ def line(tmp_path_factory):
                 pytest.fail(f"`bot run` did not answer within {START_TIMEOUT_S:.0f} s{running.diagnostics()}")
             running.rasa_pids = _children(proc.pid)  # seen early, so even a hung start is cleaned up
             time.sleep(0.5)
-        running.rasa_pids = sorted(set(running.rasa_pids) | set(_children(proc.pid)))
+        children = set(running.rasa_pids) | set(_children(proc.pid))
+        running.recognition_pids = sorted(p for p in children if _is_recognition(p))
+        running.rasa_pids = sorted(children - set(running.recognition_pids))
         yield running
     finally:
         running.stop()
@@ -225,6 +235,7 @@ def test_bot_run_starts_everything_and_prints_the_addresses(line):
         assert f"Supervisors:      http://127.0.0.1:{WEB_PORT}/supervisor (the same logins)" in out
         assert out.rstrip().endswith("Ctrl-C stops.")
         assert len(line.rasa_pids) == 2, f"Rasa and the action server as children: {line.rasa_pids}"
+        assert len(line.recognition_pids) == (os.cpu_count() or 1), "one recognition process per core"
         assert _tcp_listening(RASA_PORT) and _tcp_listening(ACTIONS_PORT)
 
 
@@ -349,6 +360,7 @@ def test_ctrl_c_stops_everything_and_every_call_left_a_masked_record(line):
         assert code == 0, f"exit code {code} after SIGINT"
         assert "Stopping (" in line.stdout
         assert [p for p in line.rasa_pids if _alive(p)] == [], "Rasa or the action server outlived `bot run`"
+        assert [p for p in line.recognition_pids if _alive(p)] == [], "a recognition process outlived `bot run`"
         listening = [p for p in (AUDIOSOCKET_PORT, WEB_PORT, RASA_PORT, ACTIONS_PORT, METRICS_PORT)
                      if _tcp_listening(p)]
         bound = [p for p in [SIP_PORT, *range(RTP_MIN, RTP_MAX + 1)] if _udp_bound(p)]

@@ -64,6 +64,10 @@ class Engines:
     danger: Callable[[], DangerNet | None] | None = None
     # The end-of-turn model (bot/vad/smart_turn.py); None: turns end on silence alone.
     turn_model: SmartTurnModel | None = None
+    # Built from the settings by `make_engines`: a recognition worker process builds the same
+    # recogniser, VAD and turn model from them. Engines handed in otherwise (tests' fakes, a
+    # recogniser wrapped to watch it) exist only here, so their calls are heard in threads.
+    from_settings: bool = False
 
 
 @dataclass(frozen=True)
@@ -326,7 +330,8 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
     from bot.vad.smart_turn import load_turn_model
 
     turn_model = load_turn_model(settings.path(v.turn_model)) if v.turn_model and v.hold_pause_ms else None
-    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb, danger=danger.current, turn_model=turn_model)
+    return Engines(asr=asr, tts=tts, cache=cache, vad=vad, kb=kb, danger=danger.current, turn_model=turn_model,
+                   from_settings=True)
 
 
 def call_config(settings: Any) -> CallConfig:

@@ -6,6 +6,7 @@ worker process outlives the host, or a gateway killed outright."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -54,6 +55,12 @@ def process_settings(settings, tmp_path, workers: int):
                             gateway={"recognition": "processes", "asr_workers": workers})
 
 
+def configured(engines):
+    """The fixture's engines are the configured ones (vietasr, Silero on onnxruntime), as
+    `make_engines` would build them: a worker process may build its own."""
+    return dataclasses.replace(engines, from_settings=True)
+
+
 async def ask(host: CallHost) -> tuple:
     """One caller asks the recorded question, hears the answer start, hangs up."""
     peer = RecordingPeer()
@@ -70,7 +77,7 @@ async def ask(host: CallHost) -> tuple:
 
 async def test_a_call_is_recognised_in_a_recognition_process(engines, settings, tmp_path):  # noqa: F811
     s = process_settings(settings, tmp_path, workers=1)
-    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    host = CallHost(s, configured(engines), KeywordBrain(), call_config(s))
     try:
         await host.load_workers()
         [proc] = host.processes
@@ -88,7 +95,7 @@ async def test_a_call_is_recognised_in_a_recognition_process(engines, settings, 
 async def test_a_killed_recognition_process_puts_its_calls_through_and_is_replaced(engines, settings, tmp_path):  # noqa: F811
     s = process_settings(settings, tmp_path, workers=1)
     human = s.dialogue.human_branch
-    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    host = CallHost(s, configured(engines), KeywordBrain(), call_config(s))
     lines: list[CallerLine] = []
     try:
         await host.load_workers()
@@ -163,3 +170,18 @@ async def test_worker_processes_die_with_a_gateway_that_is_killed(how):
         if gateway.poll() is None:
             gateway.kill()
             gateway.wait()
+
+
+def test_engines_made_here_are_heard_in_threads(settings, tmp_path):
+    """A worker process can only build the engines the settings name: fakes, or engines handed in
+    with a recogniser factory, stay in this process's threads whatever the setting says."""
+    from tests.fakes import fake_engines, recogniser_factory
+
+    s = process_settings(settings, tmp_path, workers=1)
+    fakes = fake_engines(tmp_path / "prompts")
+    assert not CallHost(s, fakes, KeywordBrain(), call_config(s)).uses_processes
+    real = dataclasses.replace(fakes, from_settings=True)
+    assert CallHost(s, real, KeywordBrain(), call_config(s)).uses_processes
+    assert not CallHost(s, real, KeywordBrain(), call_config(s), asr_factory=recogniser_factory(fakes)).uses_processes
+    threads = settings.replace(gateway={"recognition": "threads"})
+    assert not CallHost(threads, real, KeywordBrain(), call_config(threads)).uses_processes
