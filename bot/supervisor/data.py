@@ -19,7 +19,7 @@ from bot.call.handoff import mask_numbers
 from bot.records.report import build_report, day_range
 from bot.records.schema import Call, CallEventRow
 
-OUTCOMES = ("answered", "transferred", "abandoned", "hangup")
+OUTCOMES = ("answered", "transferred", "abandoned", "hangup", "gateway_died")
 
 
 class Records:

@@ -30,7 +30,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 BASE = "/studio/supervisor"
 CALL_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 OUTCOME_NAMES = {"answered": "Bot đã trả lời", "transferred": "Đã chuyển máy", "abandoned": "Người gọi gác máy",
-                 "hangup": "Bot kết thúc (không trả lời)"}
+                 "hangup": "Bot kết thúc (không trả lời)", "gateway_died": "Gián đoạn (tổng đài ngừng)",
+                 "in_progress": "Đang diễn ra"}
 
 
 class Supervisor:
@@ -106,6 +107,7 @@ class Supervisor:
                    ("transferred", "Đã chuyển máy", r["transferred_total"]),
                    ("abandoned", "Người gọi gác máy", r["abandoned"]),
                    ("ended_by_bot", "Bot kết thúc", r["ended_by_bot"]),
+                   ("gateway_died", "Gián đoạn (tổng đài ngừng)", r["gateway_died"]),
                    ("p50", "Độ trễ trả lời p50 (ms)", _dash(lat["p50"])),
                    ("p95", "Độ trễ trả lời p95 (ms)", _dash(lat["p95"]))]
         span = f"{start}" if start == end else f"{start} – {end}"

@@ -89,10 +89,11 @@ async def test_the_figures_agree_with_bot_report_on_sqlite_and_postgresql(settin
     shown = dict(re.findall(r'<dd id="fig-([a-z_0-9]+)">([^<]*)</dd>', page))
     assert shown == {"calls": "7", "answered": str(report["answered"]), "transferred": str(report["transferred_total"]),
                      "abandoned": str(report["abandoned"]), "ended_by_bot": str(report["ended_by_bot"]),
+                     "gateway_died": str(report["gateway_died"]),
                      "p50": str(report["latency_ms"]["p50"]), "p95": str(report["latency_ms"]["p95"])}
     values = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"', page)
-    assert len(values) == 24 + 4 + 6
-    assert [int(v) for v in values[28:]] == [report["transferred"][b] for b in "123456"]
+    assert len(values) == 24 + 5 + 6
+    assert [int(v) for v in values[29:]] == [report["transferred"][b] for b in "123456"]
 
 
 async def test_without_a_login_every_supervisor_address_leads_to_the_login_form(gateway):
@@ -147,10 +148,11 @@ async def test_after_login_the_page_shows_the_reports_figures_and_charts_in_chro
             return f"document.getElementById({json.dumps(element_id)}).textContent"
 
         shown = {k: await browser.js(text(f"fig-{k}")) for k in
-                 ("calls", "answered", "transferred", "abandoned", "ended_by_bot", "p50", "p95")}
+                 ("calls", "answered", "transferred", "abandoned", "ended_by_bot", "gateway_died", "p50", "p95")}
         assert shown == {"calls": str(report["calls"]), "answered": str(report["answered"]),
                          "transferred": str(report["transferred_total"]), "abandoned": str(report["abandoned"]),
-                         "ended_by_bot": str(report["ended_by_bot"]), "p50": str(report["latency_ms"]["p50"]),
+                         "ended_by_bot": str(report["ended_by_bot"]), "gateway_died": str(report["gateway_died"]),
+                         "p50": str(report["latency_ms"]["p50"]),
                          "p95": str(report["latency_ms"]["p95"])}
 
         async def bars(chart: str) -> list[list]:
@@ -168,7 +170,8 @@ async def test_after_login_the_page_shows_the_reports_figures_and_charts_in_chro
         assert max(hours, key=lambda b: b[2])[0] in ("08", "14", "23")
         outcomes = await bars("chart-outcomes")
         assert [v for _, v, _ in outcomes] == [report["outcomes"].get(o, 0)
-                                               for o in ("answered", "transferred", "abandoned", "hangup")]
+                                               for o in ("answered", "transferred", "abandoned", "hangup",
+                                                         "gateway_died")]
         branches = await bars("chart-branches")
         assert [v for _, v, _ in branches] == [report["transferred"][b] for b in "123456"] == [1, 0, 1, 0, 1, 0]
         # Top questions and the unanswered question (its phone number masked) as in the report.
