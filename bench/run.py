@@ -35,16 +35,22 @@ def _callers_rows(r: dict) -> list[str]:
     rows: list[str] = []
     c = r.get("callers")
     if c:
-        t, d = c["test"], c["dev"]
+        cols = [c["test"], c["dev"]] + ([c["dev2"]] if "dev2" in c else [])
+
+        def row(name: str, key: str, target: str, n: bool = False) -> str:
+            return (f"| {name} | " + " | ".join(f"{x[key]:.1%}" + (f" (n={x['n']})" if n else "") for x in cols)
+                    + f" | {target} |")
         rows += ["Callers' words (`data/eval/callers.yml`, written blind from the labels and the policy sources;",
-                 "test sealed), as written and without diacritics, then garbled:", "",
-                 "| measure | test | dev | target |", "|---|---|---|---|",
-                 f"| right action | {t['right_action']:.1%} (n={t['n']}) | {d['right_action']:.1%} (n={d['n']}) | ≥ 97 % |",
-                 f"| wrong answer read out | {t['wrong_answer']:.1%} | {d['wrong_answer']:.1%} | ≤ 1 % |",
-                 f"| asked instead / put through instead | {t['asked']:.1%} / {t['transferred']:.1%} | "
-                 f"{d['asked']:.1%} / {d['transferred']:.1%} | |",
-                 f"| garbled: right action | {t['right_action_garbled']:.1%} | {d['right_action_garbled']:.1%} | ≥ 93 % |",
-                 f"| garbled: wrong answer read out | {t['wrong_answer_garbled']:.1%} | {d['wrong_answer_garbled']:.1%} | ≤ 2 % |",
+                 "test sealed; dev2: `data/eval/callers2.yml`, a second blind writer, tuned on), as written and",
+                 "without diacritics, then garbled:", "",
+                 "| measure | test | dev" + (" | dev2" if len(cols) > 2 else "") + " | target |",
+                 "|---|---|---|" + ("---|" if len(cols) > 2 else "") + "---|",
+                 row("right action", "right_action", "≥ 97 %", n=True),
+                 row("wrong answer read out", "wrong_answer", "≤ 1 %"),
+                 "| asked instead / put through instead | " + " | ".join(
+                     f"{x['asked']:.1%} / {x['transferred']:.1%}" for x in cols) + " | |",
+                 row("garbled: right action", "right_action_garbled", "≥ 93 %"),
+                 row("garbled: wrong answer read out", "wrong_answer_garbled", "≤ 2 %"),
                  ""]
     if r.get("overlap"):
         rows += ["Closeness to the training examples (per utterance, the largest character-4-gram Jaccard overlap "
