@@ -123,10 +123,10 @@ class Gateway:
         self.lines: list[str] = []
         self._drain: asyncio.Task | None = None
 
-    async def start(self, timeout_s: float = 300.0) -> None:
+    async def start(self, timeout_s: float = 300.0, extra_env: dict[str, str] | None = None) -> None:
         exe = Path(sys.executable).with_name("bot")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli"]
-        env = {**os.environ, **ENV, "BOT_PRIVACY_RECORDS_DIR": str(self.log.parent / "records")}
+        env = {**os.environ, **ENV, "BOT_PRIVACY_RECORDS_DIR": str(self.log.parent / "records"), **(extra_env or {})}
         with open(self.log, "ab") as err:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd, "run", "--no-audiosocket", "--no-web", cwd=self.settings.root, env=env,
@@ -167,12 +167,13 @@ class Gateway:
             self._drain.cancel()
 
 
-async def start_gateway(settings: Settings, log: Path, attempts: int = 3) -> Gateway:
+async def start_gateway(settings: Settings, log: Path, attempts: int = 3,
+                        extra_env: dict[str, str] | None = None) -> Gateway:
     """`bot run`; if the brain cannot start (a training may be writing models/), wait and retry."""
     for attempt in range(attempts):
         gateway = Gateway(settings, log)
         try:
-            await gateway.start()
+            await gateway.start(extra_env=extra_env)
             return gateway
         except RuntimeError as exc:
             await gateway.stop()
@@ -390,4 +391,7 @@ def section(r: dict[str, Any]) -> str:
     other = in_process_ceiling(Path(__file__).resolve().parent.parent)
     if other:
         lines += ["", f"In-process `calls` benchmark (same criteria, no network): {other}."]
+    modes = Path(__file__).resolve().parent / "results/sip_modes.md"  # bench/sip_modes.py, run by hand
+    if modes.exists():
+        lines += ["", modes.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
