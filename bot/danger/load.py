@@ -182,7 +182,8 @@ def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> No
     path = net.files[0] if net.files else Path(FILE_NAME)
     for sentence in net.not_danger:
         found = matcher.find(sentence)
-        if found:
+        # A phrase in a sentence that asks about support only makes the bot ask: no contradiction.
+        if found and not found.asking:
             out.warn(path, not_danger_line, f"not_danger: '{sentence}' is taken for danger '{found.kind.id}' by the phrase "
                      f"'{found.phrase}'; add an exception or sharpen the phrase")
     for kind in net.kinds:
