@@ -98,6 +98,7 @@ class CallSession:
         self._clock = clock
         self._events = emit if isinstance(emit, Emitter) else Emitter(emit)
         self._recorder = recorder
+        self._recorded = False
         danger = engines.danger() if engines.danger else engines.kb.danger
         self.policy = CallPolicy(engines.kb.prompt, config.policy, danger=danger, branches=engines.kb.branches)
         self._player = Player(config.rate)
@@ -198,7 +199,11 @@ class CallSession:
 
     async def aclose(self) -> SummaryEvent:
         """`close` once no recognition step is running, freeing the stream on its worker (native
-        recognisers are not thread-safe: everything touching one runs on one thread)."""
+        recognisers are not thread-safe: everything touching one runs on one thread). The record
+        is written first: freeing the recogniser can wait for a step in progress (over a second
+        in one measured run), and a gateway killed meanwhile would leave a call that ended well
+        recorded as `gateway_died`."""
+        self._record(self.summary())
         async with self._hearing_step:
             if not self._closed and (self._executor is not None or self._remote is not None):
                 try:
@@ -216,12 +221,18 @@ class CallSession:
             self._closed = True
             if not self._hearing_closed and self._remote is None:  # a remote one closes in `aclose`
                 self._hearing.close()
-            if self._recorder is not None:
-                try:
-                    self._recorder.close(summary)
-                except OSError:
-                    log.exception("could not write the call record")  # logged; the call is unaffected
+            self._record(summary)
         return summary
+
+    def _record(self, summary: SummaryEvent) -> None:
+        """Write the call's record, once."""
+        if self._recorder is None or self._recorded:
+            return
+        self._recorded = True
+        try:
+            self._recorder.close(summary)
+        except OSError:
+            log.exception("could not write the call record")  # logged; the call is unaffected
 
     def summary(self) -> SummaryEvent:
         s = self.policy.summary()

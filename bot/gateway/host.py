@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.asr.base import AsrEngine
+from bot.asr.base import AsrEngine, AsrError
 from bot.audio.frames import AudioFrame
 from bot.audio.jitter import Playout
-from bot.call.events import CallEndedEvent, Emitter, EngineErrorEvent, Listener, SummaryEvent
+from bot.call.events import CallEndedEvent, Emitter, Listener, SummaryEvent
 from bot.call.handoff import Handoff
 from bot.call.records import CallRecorder, mask_phone
 from bot.call.session import Brain, CallConfig, CallSession, Engines
@@ -87,6 +87,23 @@ def _transport_name(peer: object) -> str:
     """The transport's name for records ("sip", "audiosocket", "web"): its package in bot/transports/."""
     parts = type(peer).__module__.split(".")
     return parts[2] if parts[:2] == ["bot", "transports"] and len(parts) > 2 else "other"
+
+
+class NoHearing:
+    """Stands in for the recogniser a call could not get (every recognition process dead, a model
+    that failed to load): each step raises, as a failing recogniser would."""
+
+    def __init__(self, why: BaseException) -> None:
+        self.why = why
+
+    async def feed_many(self, frames: list[Any]) -> list[Any]:
+        raise AsrError(f"no recogniser for this call: {self.why}")
+
+    async def flush(self, t_ms: float) -> list[Any]:
+        raise AsrError(f"no recogniser for this call: {self.why}")
+
+    async def close(self) -> None:
+        return None
 
 
 class CallHost:
@@ -367,19 +384,15 @@ class LiveCall:
                 session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
                                       recorder, executor=worker.executor, asr_stream=stream)
         except Exception as exc:  # noqa: BLE001 - no recogniser: this call cannot be answered, others go on
+            # Never silence on the line: the call goes on without ears, so its first recognition
+            # step fails and the policy's engine-failure path apologises and puts the caller
+            # through to a person (the engine error is counted there, once).
             log.exception("call %s: cannot start recognition", self.call_id)
-            emit(EngineErrorEvent("asr", type(exc).__name__), 0.0)
             if worker is not None:
                 worker.calls -= 1
-            host._forget(self)
-            await self.peer.hangup(Reason.ERROR.text())
-            self.summary = SummaryEvent(outcome="abandoned", reason=Reason.ASR_UNAVAILABLE.text())
-            try:
-                recorder.close(self.summary)  # even this call leaves a record
-            except OSError:
-                log.exception("could not write the call record")
-            emit(CallEndedEvent.of(self.summary))  # ...and is counted like every other (metrics)
-            return self.summary
+                worker = None
+            session = CallSession(self.call_id, host.engines, host.brain, host.config, self._now_ms, emit,
+                                  recorder, hearing=NoHearing(exc))
         self.session = session
         listen: asyncio.Task | None = None
         try:
@@ -410,7 +423,8 @@ class LiveCall:
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001
                     pass
             self.summary = await session.aclose()  # the record is written here, whatever happened
-            worker.calls -= 1
+            if worker is not None:
+                worker.calls -= 1
             host._forget(self)
             emit(CallEndedEvent.of(self.summary))
         return self.summary

@@ -174,3 +174,36 @@ async def test_each_recogniser_is_only_ever_touched_by_its_own_worker_thread(eng
         touched = set().union(*engine.threads.values()) | engine.model_threads
         assert len(touched) == 1  # every stream made, fed and freed on one thread per model
     assert first.model_threads != second.model_threads
+
+
+class BrokenRecogniser:
+    """A recogniser whose streams cannot be made (a model that failed to load, a dead worker)."""
+
+    name, sample_rate = "broken", 8000
+
+    def stream(self, grammar=None):
+        raise RuntimeError("the model did not load")
+
+
+async def test_a_call_without_a_recogniser_hears_an_apology_and_goes_to_a_person(engines, settings, tmp_path):
+    """Never silence on the line: no recogniser for the call, the caller is put through."""
+    import dataclasses
+
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")}, gateway={"asr_workers": 1})
+    host = CallHost(s, dataclasses.replace(engines, asr=BrokenRecogniser()), KeywordBrain(), call_config(s))
+    peer = RecordingPeer()
+    call = host.open_call(peer)
+    run = asyncio.create_task(call.run())
+    line = CallerLine(call)
+    try:
+        summary = await asyncio.wait_for(run, 60)
+    finally:
+        line.hang_up()
+        await host.aclose()
+    human = s.dialogue.human_branch
+    assert peer.transfers == [human] and summary.outcome == "transferred"
+    assert summary.reason.startswith("engine_failed:asr")
+    assert peer.voiced_ms() > 0  # the apology was spoken
+    assert [e["event"] for e in call.events].count("engine_error") == 1
+    records = list((tmp_path / "records").glob("*.jsonl"))
+    assert records and json.loads(records[0].read_text().splitlines()[-1])["summary"]["outcome"] == "transferred"
