@@ -214,3 +214,25 @@ async def until(predicate: Callable[[], bool], what: str, timeout_s: float = 30.
         assert loop.time() < deadline, f"never happened: {what}"
         await asyncio.sleep(0.05)
 
+
+
+async def one_call(host, digit: str | None = None, *, caller: str = "", before_start: bool = False,
+                   timeout_s: float = 60.0):
+    """One call on `host` (a CallHost) from a silent caller line, driven as a transport drives it:
+    `digit` pressed 0.2 s in (or before the call has started, with `before_start`); returns the
+    summary, the peer and the call once the call is over."""
+    peer = RecordingPeer()
+    call = host.open_call(peer, caller)
+    if digit is not None and before_start:
+        call.dtmf(digit)
+    run = asyncio.create_task(call.run())
+    line = CallerLine(call)
+    try:
+        if digit is not None and not before_start:
+            await asyncio.sleep(0.2)
+            call.dtmf(digit)
+        summary = await asyncio.wait_for(run, timeout_s)
+    finally:
+        line.hang_up()
+        run.cancel()
+    return summary, peer, call

@@ -11,7 +11,7 @@ from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
 from tests.call.conftest import speech
 from tests.conftest import needs_speech
-from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer
+from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, one_call
 
 pytestmark = needs_speech
 
@@ -108,15 +108,9 @@ async def test_a_key_pressed_before_the_greeting_is_ready_is_not_lost(engines, s
     cold = dataclasses.replace(engines, cache=PromptCache.for_engine(engines.tts, tmp_path / "cold"))
     s = settings.replace(privacy={"records_dir": str(tmp_path / "records")})
     host = CallHost(s, cold, KeywordBrain(), call_config(s))
-    peer = RecordingPeer()
-    call = host.open_call(peer)
-    call.dtmf("4")  # before the call has even started
-    run = asyncio.create_task(call.run())
-    line = CallerLine(call)
     try:
-        summary = await asyncio.wait_for(run, 60)
+        summary, peer, _ = await one_call(host, "4", before_start=True)  # before the call has even started
     finally:
-        line.hang_up()
         await host.aclose()
     assert peer.transfers == [4] and summary.outcome == "transferred"
 
@@ -191,14 +185,9 @@ async def test_a_call_without_a_recogniser_hears_an_apology_and_goes_to_a_person
 
     s = settings.replace(privacy={"records_dir": str(tmp_path / "records")}, gateway={"asr_workers": 1})
     host = CallHost(s, dataclasses.replace(engines, asr=BrokenRecogniser()), KeywordBrain(), call_config(s))
-    peer = RecordingPeer()
-    call = host.open_call(peer)
-    run = asyncio.create_task(call.run())
-    line = CallerLine(call)
     try:
-        summary = await asyncio.wait_for(run, 60)
+        summary, peer, call = await one_call(host)
     finally:
-        line.hang_up()
         await host.aclose()
     human = s.dialogue.human_branch
     assert peer.transfers == [human] and summary.outcome == "transferred"

@@ -19,7 +19,7 @@ from bot.call.session import call_config
 from bot.gateway.host import CallHost
 from bot.ops.metrics import GatewayMetrics
 from bot.records.store import RecordStore
-from tests.fakes import CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory
+from tests.fakes import KeywordBrain, fake_engines, one_call, recogniser_factory
 from tests.records.helpers import bot_report
 
 
@@ -55,16 +55,7 @@ def fill(disk: Path) -> Path:
 
 
 async def keypad_call(host: CallHost, digit: str):
-    peer = RecordingPeer()
-    call = host.open_call(peer, "0912345678")
-    run = asyncio.create_task(call.run())
-    line = CallerLine(call)
-    await asyncio.sleep(0.2)
-    call.dtmf(digit)
-    try:
-        summary = await asyncio.wait_for(run, 60)
-    finally:
-        line.hang_up()
+    summary, peer, call = await one_call(host, digit, caller="0912345678")
     return summary, peer, [e["event"] for e in call.events]
 
 

@@ -13,7 +13,7 @@ from bot.brain.client import BrainReply
 from bot.call.session import call_config
 from bot.gateway.host import CallHost
 from bot.records.store import RecordStore
-from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, fake_engines, recogniser_factory, tone, until
+from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, fake_engines, one_call, recogniser_factory, tone, until
 from tests.records.helpers import bot, bot_report, record
 
 WEATHER = "thời tiết ngày mai thế nào, số tôi 0912 345 678"
@@ -129,16 +129,8 @@ async def test_postgres_killed_while_calls_end_loses_no_call(pg_cluster, setting
     assert await loop.run_in_executor(None, store.wait_tried, 30)
 
     async def keypad_call(digit: str):
-        peer = RecordingPeer()
-        call = host.open_call(peer, "0912345678")
-        run = asyncio.create_task(call.run())
-        line = CallerLine(call)
-        await asyncio.sleep(0.2)
-        call.dtmf(digit)
-        try:
-            return await asyncio.wait_for(run, 60), peer
-        finally:
-            line.hang_up()
+        summary, peer, _ = await one_call(host, digit, caller="0912345678")
+        return summary, peer
 
     try:
         first = await keypad_call("2")
