@@ -16,7 +16,8 @@ KB, _ = load_knowledge_base(ROOT / "data/faq")
 # Vague questions about free-lance workers' support. Which of them sits between two entries moves
 # with each retrain (the model's scores, not the behaviour under test), so the first one the brain
 # asks about is used; a brain that asks about none of them fails.
-BETWEEN_TWO = ("lao động tự do", "lao động tự do thì sao", "hỗ trợ lao động tự do", "lao động tự do hỗ trợ thế nào")
+BETWEEN_TWO = ("lao động tự do", "lao động tự do thì sao", "hỗ trợ lao động tự do", "cho hỏi về lao động tự do",
+               "về lao động tự do", "lao động tự do hỗ trợ thế nào")
 
 
 async def ask(brain: BrainClient, conversation: str) -> tuple[str, str]:
@@ -44,9 +45,9 @@ async def test_the_reply_picks_one_entry(brain: BrainClient, conversation, said,
 
 async def test_the_reply_can_name_the_topic(brain: BrainClient, conversation):
     pair = await ask(brain, conversation)
-    money = next(i for i, faq_id in enumerate(pair) if KB.faq(faq_id).topic.startswith("mức tiền"))
-    reply = await brain.turn(conversation, "mức tiền ấy")
-    assert (reply.action, reply.faq_id) == ("answer", pair[money])
+    # The caller answers with the second entry's topic, in the words the question used.
+    reply = await brain.turn(conversation, f"{KB.faq(pair[1]).topic} ấy")
+    assert (reply.action, reply.faq_id) == ("answer", pair[1])
 
 
 async def test_an_unclear_reply_is_asked_once_more_then_a_person(brain: BrainClient, conversation):

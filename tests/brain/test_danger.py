@@ -59,6 +59,7 @@ async def test_the_classifiers_emergency_intent_is_a_medical_danger(brain: Brain
     "tôi chạy xe ôm thì được hỗ trợ bao nhiêu tiền",
     "tôi nằm viện cấp cứu mười ngày có được hỗ trợ tiền không",
     "lao động tự do được hỗ trợ bao nhiêu tiền",
+    "tôi làm tự do",  # "tự" is in "tự tử": a model once put this caller through to 115
 ])
 async def test_ordinary_questions_sharing_danger_words_are_not_danger(brain: BrainClient, conversation, text):
     reply = await brain.turn(conversation, text)

@@ -16,8 +16,9 @@ def test_every_label_of_a_split_is_in_the_knowledge_base(path):
     kb, _ = load_knowledge_base(ROOT / "data/faq")
     known = {f"faq/{f.id}" for f in kb.faqs} | {i.id for i in kb.intents}
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert set(data) == {"dev", "test"}
-    for split in ("dev", "test"):
+    # A sealed test split, or a second writer's split for tuning only (dev).
+    assert set(data) in ({"dev", "test"}, {"dev"}), f"{path.name}: splits {sorted(data)}"
+    for split in data:
         items = data[split]
         assert items, f"{path.name}: {split} is empty"
         unknown = sorted({i["label"] for i in items} - known)
