@@ -158,9 +158,7 @@ def memory_per_stream(frames: list[np.ndarray], n: int = 50, seconds: float = 10
 
 
 def _memory_probe(frames: list[np.ndarray], n: int) -> dict[str, Any]:
-    from bot.asr.vietasr_engine import VietAsrEngine
-
-    engine = VietAsrEngine(sample_rate=PHONE_RATE)
+    engine = make_engine("vietasr", PHONE_RATE)
     with engine.stream() as warm_up:  # first-use allocations (model arenas) belong to the engine
         for frame in frames:
             warm_up.accept(frame)
@@ -241,20 +239,58 @@ def concurrency(engine: AsrEngine, frames: list[np.ndarray], with_vad: bool, sec
             "responsive": max(responsive, default=0), "trials": [trials[k] for k in sorted(trials)]}
 
 
-def run(speech: Path = SPEECH) -> dict[str, Any]:
-    from bot.asr.vietasr_engine import VietAsrEngine
+def make_engine(name: str, rate: int) -> AsrEngine:
+    from bot.asr.registry import ENGINES
 
+    return ENGINES.engine_class(name)(sample_rate=rate)
+
+
+def against_native(items: list[Utterance]) -> list[dict[str, Any]]:
+    """The default engine and viet-asr's own library on the same model and path (b): errors, CPU
+    per second of audio (what limits calls per box) and the wait for the text at a turn's end."""
+    phone = []
+    for item in items:
+        samples, rate = read_audio(item.path)
+        phone.append((normalise(item.text), phone_frames(samples, rate)))
+    rows = []
+    for name in ("vietasr", "vietasr-native"):
+        engine = make_engine(name, PHONE_RATE)
+        pairs, finals, audio = [], [], 0.0
+        cpu0 = time.process_time()
+        try:
+            for ref, frames in phone:
+                with engine.stream() as stream:
+                    for frame in frames:
+                        stream.accept(frame)
+                    t0 = time.perf_counter()
+                    pairs.append((ref, stream.final()))
+                    finals.append(1000 * (time.perf_counter() - t0))
+                audio += len(frames) * FRAME_S
+        finally:
+            engine.close()
+        cpu = time.process_time() - cpu0
+        wer, cer = error_rates(pairs)
+        rows.append({"engine": name, "wer": round(wer, 4), "cer": round(cer, 4),
+                     "cpu_per_audio_s": round(cpu / audio, 3),
+                     "final_p50_ms": round(float(np.percentile(finals, 50)), 1),
+                     "final_p95_ms": round(float(np.percentile(finals, 95)), 1)})
+    return rows
+
+
+def run(speech: Path = SPEECH) -> dict[str, Any]:
     items = corpus(speech)
     load_before = os.getloadavg()[0]  # other jobs on the machine slow every number below
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    engine = VietAsrEngine(sample_rate=PHONE_RATE)
+    engine = make_engine("vietasr", PHONE_RATE)
     load_s = time.perf_counter() - t0
     rss_loaded = rss_mb()
-    engine_16k = VietAsrEngine(sample_rate=16000)
+    engine_16k = make_engine("vietasr", 16000)
     try:
         result: dict[str, Any] = {
-            "engine": "vietasr 0.1.0.dev11 (preset 'transcribe', embedded model)",
+            "engine": "`vietasr`: viet-asr 0.1.0.dev11's embedded model run by onnxruntime "
+                      "(bot/asr/vietasr_onnx_engine.py)",
+            "against_native": against_native(items),
             "cpu_count": os.cpu_count(),
             "load_s": round(load_s, 2), "load_rss_mb": round(rss_loaded - rss0, 1),
             "accuracy": accuracy(engine, engine_16k, items),
@@ -315,6 +351,15 @@ def section(r: dict[str, Any]) -> str:
     at, atv = c["at_ceiling"], cv["at_ceiling"]
     lines += [
         "",
+        "The same model in viet-asr's own library (engine `vietasr-native`, the default until session 8),",
+        "on path (b): its bundled onnxruntime runs the graph without a current onnxruntime's fusions, and",
+        "its beam search and segmentation lose words that greedy decoding of our own stream keeps.",
+        "",
+        "| engine | WER (b) | CER (b) | CPU per second of audio | text at a turn's end, p50 / p95 |",
+        "|---|---|---|---|---|",
+        *[f"| `{x['engine']}` | {x['wer']:.1%} | {x['cer']:.1%} | {x['cpu_per_audio_s']:.3f} s | "
+          f"{x['final_p50_ms']} / {x['final_p95_ms']} ms |" for x in r.get("against_native", [])],
+        "",
         "| cost | value |",
         "|---|---|",
         f"| model load | {r['load_s']} s, +{r['load_rss_mb']:.0f} MB RSS |",
@@ -332,9 +377,9 @@ def section(r: dict[str, Any]) -> str:
         "",
         f"Ceiling: the largest N for which feeding one 20 ms frame to each of N streams takes < 20 ms on",
         f"average ({c['trial_audio_s']:.0f} s of continuous held-out speech per stream, streams offset in",
-        "time). Bottleneck: CPU. libvietasr runs its model in the calling thread, single-threaded, so one",
-        f"process uses one of the {r['cpu_count']} cores; more calls need more processes (threads: untested,",
-        "the library's thread safety is undocumented). Each inference step delays the rounds queued",
+        "time). Bottleneck: CPU. The model runs in the calling thread with one onnxruntime thread, so one",
+        f"process's streams use one of the {r['cpu_count']} cores; the gateway runs one recognition",
+        "process per core (`gateway.recognition`). Each inference step delays the rounds queued",
         "behind it, and near the ceiling these delays pile up: with recognition trailing the caller by at",
         f"most {LAG_BUDGET_MS:.0f} ms (p99), **{c['responsive']}** streams (ASR only) / **{cv['responsive']}** "
         "(with VAD) per process, of the N tried below.",

@@ -121,11 +121,11 @@ def turn_end(items: list[Utterance], turns: Any) -> dict[str, Any]:
     all. On the virtual clock, from the last packet's arrival to the turn's end as the call's
     hearing (Silero VAD + the turn detector at the configured end pause) reports it, and how long
     the recogniser's final text then takes (CPU, this machine)."""
-    from bot.asr.vietasr_engine import VietAsrEngine
+    from bot.asr.registry import make_asr
     from bot.call.hearing import CallerTurn, Hearing
     from bot.vad.silero_onnx import SileroOnnxVad
 
-    engine = VietAsrEngine(sample_rate=PHONE_RATE)
+    engine = make_asr("vietasr")
     delays: list[float] = []
     finals: list[float] = []
     missed = 0
@@ -179,14 +179,14 @@ def cpu_cost(seconds: float = 60.0) -> dict[str, Any]:
 
 def run(settings: Any, speech: Path = SPEECH) -> dict[str, Any]:
     """`settings`: loaded once by the runner (the turn detector's end pause comes from them)."""
-    from bot.asr.vietasr_engine import VietAsrEngine
+    from bot.asr.registry import make_asr
     from bot.call.session import call_config
 
     items = corpus(speech)
     load_before = os.getloadavg()[0]
-    engine = VietAsrEngine(sample_rate=PHONE_RATE)
+    engine = make_asr("vietasr")
     try:
-        result: dict[str, Any] = {"engine": "vietasr (streaming session, 8 kHz)", "n": len(items),
+        result: dict[str, Any] = {"engine": "vietasr (viet-asr's model run by onnxruntime, streaming, 8 kHz)", "n": len(items),
                                   "accuracy": accuracy(engine, items)}
     finally:
         engine.close()

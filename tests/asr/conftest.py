@@ -40,7 +40,16 @@ def stream_in_frames(engine, samples_8k: np.ndarray) -> str:
 
 @pytest.fixture(scope="session")
 def vietasr_engine():
-    from bot.asr.vietasr_engine import VietAsrEngine
+    from bot.asr.vietasr_onnx_engine import VietAsrOnnxEngine
+
+    engine = VietAsrOnnxEngine()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def vietasr_native_engine():
+    from bot.asr.vietasr_native_engine import VietAsrEngine
 
     engine = VietAsrEngine()
     yield engine

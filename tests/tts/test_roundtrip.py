@@ -88,9 +88,9 @@ def test_audio_must_be_int16_mono():
 
 @pytest.fixture(scope="module")
 def vietasr():
-    from bot.asr.vietasr_engine import VietAsrEngine
+    from bot.asr.registry import make_asr
 
-    engine = VietAsrEngine()
+    engine = make_asr("vietasr")
     yield engine
     engine.close()
 

@@ -1,4 +1,6 @@
-"""The default engine: vietasr (offline Vietnamese, embedded 69 MB ONNX model, CPU).
+"""viet-asr's own native library (offline Vietnamese, embedded 69 MB ONNX model, CPU): engine
+"vietasr-native". Not the default: bot/asr/vietasr_onnx_engine.py runs the same model at half the
+CPU with fewer errors; this one stays to measure against (bench asr).
 
 One `vietasr.Pipeline` (the model) per engine, shared by every call; one native session
 (~2 MB) per stream. The wheel is fully offline with the "transcribe" preset: it never downloads.
@@ -103,7 +105,7 @@ class VietAsrStream(AsrStream):
 
 
 class VietAsrEngine(AsrEngine):
-    name = "vietasr"
+    name = "vietasr-native"
     capabilities = Capabilities(streaming=True, partials=True, grammar=False)
 
     def __init__(self, model_dir: str | None = None, sample_rate: int = 8000,
