@@ -20,9 +20,9 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev and dev2: two blind writers' splits, for tuning (their mistakes are printed); test: sealed.
+# dev, dev2 and dev3: three blind writers' splits, for tuning (their mistakes are printed); test: sealed.
 SPLITS = {"dev": ROOT / "data/eval/danger_dev.yml", "dev2": ROOT / "data/eval/danger_dev2.yml",
-          "test": ROOT / "data/eval/danger_test.yml"}
+          "dev3": ROOT / "data/eval/danger_dev3.yml", "test": ROOT / "data/eval/danger_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
 

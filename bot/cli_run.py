@@ -86,6 +86,8 @@ async def run(settings: Settings, args: argparse.Namespace, ready: asyncio.Event
                         lines.append(f"Supervisors:      {web.address}/supervisor (the same logins)")
             if metrics_line:
                 lines.append(metrics_line)
+            lines.append(f"Calls:            up to {settings.gateway.max_calls}, recognition in "
+                         f"{settings.gateway.recognition}")
             if getattr(args, "pid_file", None):  # written once answering: its presence means "up"
                 args.pid_file.parent.mkdir(parents=True, exist_ok=True)
                 args.pid_file.write_text(f"{os.getpid()}\n")

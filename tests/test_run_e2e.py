@@ -233,6 +233,7 @@ def test_bot_run_starts_everything_and_prints_the_addresses(line):
         assert f"Web page:         http://127.0.0.1:{WEB_PORT}" in out
         assert f"Metrics:          http://127.0.0.1:{METRICS_PORT}/metrics" in out
         assert f"Supervisors:      http://127.0.0.1:{WEB_PORT}/supervisor (the same logins)" in out
+        assert "Calls:            up to 40, recognition in processes" in out
         assert out.rstrip().endswith("Ctrl-C stops.")
         assert len(line.rasa_pids) == 2, f"Rasa and the action server as children: {line.rasa_pids}"
         assert len(line.recognition_pids) == (os.cpu_count() or 1), "one recognition process per core"
