@@ -1,6 +1,7 @@
 """One way to choose and build engines, one error when an engine cannot run here."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.asr.base import AsrError
@@ -50,3 +51,33 @@ def test_each_call_gets_its_own_detector_on_one_shared_model() -> None:
     first, second = factory(), factory()
     assert first is not second
     assert first._model is second._model  # noqa: SLF001 - the point: the model loads once
+
+
+def test_a_gateway_hearing_calls_in_processes_loads_no_recogniser_of_its_own(settings):
+    """Its workers load their own; the gateway's copy (~300 MB) would only take memory."""
+    from bot.asr.registry import OnDemandAsr
+    from bot.call.session import make_engines
+    from bot.content.load import load_knowledge_base
+
+    kb, _ = load_knowledge_base(settings.path(settings.content.dir))
+    engines = make_engines(settings.replace(gateway={"recognition": "processes"}), kb)
+    assert isinstance(engines.asr, OnDemandAsr) and not engines.asr.loaded
+    threads = make_engines(settings.replace(gateway={"recognition": "threads"}), kb)
+    assert not isinstance(threads.asr, OnDemandAsr)  # threads use it at once: loaded at start-up
+    threads.asr.close()
+
+
+def test_an_engine_on_demand_loads_at_its_first_stream_and_frees_on_close():
+    from bot.asr.registry import OnDemandAsr
+    from bot.engines import UnknownEngine
+
+    with pytest.raises(UnknownEngine):
+        OnDemandAsr("no-such-engine")  # a configuration mistake is said at start-up, not at a call
+    engine = OnDemandAsr("vietasr")
+    assert not engine.loaded
+    with engine.stream() as stream:
+        stream.accept(np.zeros(1600, np.int16))
+        assert stream.final() == ""
+    assert engine.loaded and engine.sample_rate == 8000
+    engine.close()
+    assert not engine.loaded

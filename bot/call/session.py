@@ -334,7 +334,12 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
 
     v = settings.voice
     vad = make_vad(v.vad_engine)
-    asr = make_asr(v.asr_engine, v.asr_model_dir or None)
+    if settings.gateway.recognition.strip().lower() == "processes":
+        from bot.asr.registry import OnDemandAsr
+
+        asr: AsrEngine = OnDemandAsr(v.asr_engine, v.asr_model_dir or None)  # the workers load their own
+    else:
+        asr = make_asr(v.asr_engine, v.asr_model_dir or None)
     tts = make_tts(v.tts_engine, v.tts_model_dir or None)
     cache = PromptCache.for_engine(tts, settings.path(v.prompt_cache_dir), recordings=RecordedPrompts(settings.path(v.recordings_dir)))
     danger = LiveDangerNet(settings.path(settings.content.dir), kb.branches, kb.danger)
