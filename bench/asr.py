@@ -337,7 +337,7 @@ def section(r: dict[str, Any]) -> str:
         "`vieneu` (16 kHz; see its SOURCES.md). Scored after NFC, lowercase, punctuation removed.",
         "(a) engine alone: `transcribe()` on the whole 16 kHz file; (b) the project's path: file → 8 kHz",
         "G.711 µ-law → decode →",
-        "20 ms frames → streaming session (with its turn cuts) → final; (c) as a call hears it: (b) with",
+        "20 ms frames → streaming session → final; (c) as a call hears it: (b) with",
         "0.5 s of line silence around, Silero VAD and the turn detector choosing what reaches the recogniser.",
         "",
         "| subset | n | audio | WER (a) | CER (a) | WER (b) | CER (b) | WER (c) | CER (c) |",

@@ -42,7 +42,7 @@ class Reason(str, enum.Enum):
     NO_INPUT = "no_input"                      # the caller said nothing, reprompts used up
     TRANSFER_FAILED = "transfer_failed"        # the line could not take the transfer; detail: the transport's why
     CALLER_HUNG_UP = "caller_hung_up"
-    ASR_UNAVAILABLE = "asr_unavailable"        # no recogniser for the call: it could not be answered
+    ASR_UNAVAILABLE = "asr_unavailable"        # no longer given (such calls now go to a person, engine_failed); old records carry it
     ERROR = "error"                            # the call broke (a bug): logged, the line dropped
     BYE = "bye"                                # the bot hung up with no recorded reason
     GATEWAY_DIED = "gateway_died"              # the process answering the call died (SIGKILL, crash, power);

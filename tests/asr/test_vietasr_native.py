@@ -1,4 +1,5 @@
-"""viet-asr's own library (engine "vietasr-native") on real recordings, through the telephone path."""
+"""viet-asr's own library (engine "vietasr-native", kept to measure the default against): the
+workaround for its forgetting of long turns. Its accuracy and speed: bench asr."""
 import numpy as np
 import pytest
 
@@ -7,44 +8,6 @@ from bot.asr.metrics import error_rates, normalise
 from bot.asr.registry import make_asr
 
 from .conftest import held_out, needs_speech, phone_line, stream_in_frames, transcripts
-
-
-@needs_speech
-def test_held_out_recordings_over_the_phone_line(vietasr_native_engine):
-    # Measured: CER 0.061, WER 0.131 on these 16 files (10 VIVOS test + 6 vieneu); the bound
-    # leaves room for thread-count noise only, a real regression breaks it.
-    items = held_out()
-    assert len(items) == 16
-    pairs = [(ref, stream_in_frames(vietasr_native_engine, phone_line(path))) for path, ref in items]
-    assert all(hyp for _, hyp in pairs), "a recording came back empty"
-    wer, cer = error_rates(pairs)
-    assert cer < 0.08 and wer < 0.17, (wer, cer)
-
-
-@needs_speech
-def test_a_clear_sentence_is_recognised_exactly(vietasr_native_engine):
-    path, ref = transcripts("vieneu")[2]  # ly_female_north
-    assert path.name == "ly_female_north.wav"
-    assert stream_in_frames(vietasr_native_engine, phone_line(path)) == normalise(ref)
-
-
-@needs_speech
-def test_partials_grow_and_final_starts_a_fresh_turn(vietasr_native_engine):
-    first = phone_line(transcripts("vieneu")[2][0])
-    second = phone_line(transcripts("vieneu")[0][0])
-    with vietasr_native_engine.stream() as stream:
-        partials = []
-        for i in range(0, first.size, 160):
-            stream.accept(first[i:i + 160])
-            if i % 8000 == 0:
-                partials.append(stream.partial())
-        assert partials[0] == "" and len(partials[-1]) > len(partials[1]) > 0
-        text_one = stream.final()
-        assert stream.partial() == ""
-        stream.accept(second)
-        text_two = stream.final()
-    # The library's own final() does not reset: without our reset the second turn repeats the first.
-    assert text_one.startswith("chúng ta") and "chúng ta" not in text_two and text_two
 
 
 def _recordings_back_to_back():
@@ -105,10 +68,6 @@ def test_many_short_phrases_lose_no_text(vietasr_native_engine):
     assert error_rates([(references, _raw_native(vietasr_native_engine, audio))])[1] > 0.4
 
 
-def test_silence_gives_empty_text(vietasr_native_engine):
-    assert vietasr_native_engine.transcribe(np.zeros(8000 * 2, np.int16), 8000) == ""
-
-
 def _native_turn_cuts(engine, samples: np.ndarray, max_turn_s=15.0, soft_turn_s=12.0) -> list[float]:
     """Stream `samples` in 20 ms frames; return where (s from the start) native turns ended."""
     from bot.asr.vietasr_native_engine import VietAsrStream
@@ -152,37 +111,10 @@ def test_long_turns_without_pauses_are_cut_at_the_hard_limit(vietasr_native_engi
     assert _native_turn_cuts(vietasr_native_engine, _tone(16))[0] == 15.0
 
 
-def test_streams_refuse_float_audio_and_grammar(vietasr_native_engine):
-    with vietasr_native_engine.stream() as stream:
-        with pytest.raises(TypeError, match="int16"):
-            stream.accept(np.zeros(160, np.float32))
-    with pytest.raises(AsrError, match="grammar"):
-        vietasr_native_engine.stream(grammar=["có"])
-    stream.close()
-    stream.close()  # closing twice is harmless
-    with pytest.raises(AsrError, match="closed"):
-        stream.accept(np.zeros(160, np.int16))
-
-
-@needs_speech
-def test_interleaved_streams_do_not_disturb_each_other(vietasr_native_engine):
-    a, b = (phone_line(p) for p, _ in transcripts("vieneu")[:2])
-    alone = [stream_in_frames(vietasr_native_engine, x) for x in (a, b)]
-    streams = [vietasr_native_engine.stream(), vietasr_native_engine.stream()]
-    for i in range(0, max(a.size, b.size), 160):
-        for stream, x in zip(streams, (a, b)):
-            if i < x.size:
-                stream.accept(x[i:i + 160])
-    together = [s.final() for s in streams]
-    for s in streams:
-        s.close()
-    assert together == alone
-
-
-def test_registry_builds_the_default_engine():
-    engine = make_asr("vietasr", None)
+def test_registry_builds_the_native_engine():
+    engine = make_asr("vietasr-native", None)
     try:
-        assert engine.name == "vietasr" and engine.sample_rate == 8000
+        assert engine.name == "vietasr-native" and engine.sample_rate == 8000
         assert engine.capabilities.streaming and engine.capabilities.partials
     finally:
         engine.close()
