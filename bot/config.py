@@ -95,7 +95,7 @@ class RecordsSettings:
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    asr_engine: str = "vietasr"     # vietasr (embedded) | vosk | transformers
+    asr_engine: str = "vietasr"     # vietasr (embedded model, our onnxruntime) | vietasr-native | vosk | transformers
     asr_model_dir: str = ""         # for vosk / transformers: a local model directory
     tts_engine: str = "espeak"      # espeak (default) | others from a local model directory
     tts_model_dir: str = ""
