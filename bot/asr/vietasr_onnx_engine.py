@@ -14,10 +14,10 @@ the stream itself:
     greedy CTC over 4968 sentence pieces.
 
 The model's own normalisation (mean and scale per bin) is inside the graph. The `offset` input
-is the number of output frames already produced (position of the chunk); measured against the
-alternatives on the read recordings (docs/benchmarks.md). Greedy decoding: on those recordings
-it already makes fewer errors than the library's beam search (CER 2.3 % against 4.6 %), at a
-fraction of a millisecond per chunk.
+is the number of output frames already produced (position of the chunk): on 36 of the read
+recordings CER 2.3 %, against 4.0 % with the offset held at 0 or counted from −40. Greedy
+decoding: on those recordings it already makes fewer errors than the library's beam search (CER
+2.3 % against 4.6 %), at a fraction of a millisecond per chunk.
 
 One `InferenceSession` per engine, shared by all streams (`run` is thread-safe and releases the
 GIL); one intra-op thread, because the gateway already runs one recogniser per core.
