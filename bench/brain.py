@@ -31,6 +31,7 @@ BENCH_PORT = 5405
 HELDOUT = "data/eval/heldout.yml"
 CALLERS = "data/eval/callers.yml"  # written blind in callers' words (issue 11); test sealed
 CALLERS2 = "data/eval/callers2.yml"  # a second blind writer's callers' words; dev only (tuning)
+CALLERS3 = "data/eval/callers3.yml"  # a third writer (long-winded, indirect); dev only
 # Reasons of turns where the bot asks instead of guessing: please rephrase, the safety net's
 # question, an either/or question between two entries.
 ASKING = ("rephrase:", "danger_check:", "clarify:")
@@ -99,7 +100,7 @@ def split_overlap(settings: Settings, kb: KnowledgeBase) -> dict[str, float]:
     A split far closer to the training data than callers are shows itself here."""
     training = [char_grams(e) for f in kb.faqs for e in f.examples] + [char_grams(e) for i in kb.intents for e in i.examples]
     out: dict[str, float] = {}
-    for name in (HELDOUT, CALLERS, CALLERS2):
+    for name in (HELDOUT, CALLERS, CALLERS2, CALLERS3):
         path = settings.path(name)
         if not path.exists():
             continue
@@ -271,11 +272,12 @@ async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
                     found = await evaluate(client, load_split(callers, split), kb, s.dialogue.human_branch)
                     found.pop("latencies_ms")
                     results["callers"][split] = found
-                second = settings.path(CALLERS2)
-                if second.exists():
-                    found = await evaluate(client, load_split(second, "dev"), kb, s.dialogue.human_branch)
-                    found.pop("latencies_ms")
-                    results["callers"]["dev2"] = found
+                for name, path in (("dev2", CALLERS2), ("dev3", CALLERS3)):
+                    if settings.path(path).exists():
+                        found = await evaluate(client, load_split(settings.path(path), "dev"), kb,
+                                               s.dialogue.human_branch)
+                        found.pop("latencies_ms")
+                        results["callers"][name] = found
         results["overlap"] = split_overlap(settings, kb)
         latencies = test.pop("latencies_ms") + dev.pop("latencies_ms")
         results["latency_ms"] = {"n": len(latencies), "p50": round(statistics.median(latencies), 1),

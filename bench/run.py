@@ -35,16 +35,18 @@ def _callers_rows(r: dict) -> list[str]:
     rows: list[str] = []
     c = r.get("callers")
     if c:
-        cols = [c["test"], c["dev"]] + ([c["dev2"]] if "dev2" in c else [])
+        extra = [k for k in ("dev2", "dev3") if k in c]
+        cols = [c["test"], c["dev"]] + [c[k] for k in extra]
 
         def row(name: str, key: str, target: str, n: bool = False) -> str:
             return (f"| {name} | " + " | ".join(f"{x[key]:.1%}" + (f" (n={x['n']})" if n else "") for x in cols)
                     + f" | {target} |")
         rows += ["Callers' words (`data/eval/callers.yml`, written blind from the labels and the policy sources;",
-                 "test sealed; dev2: `data/eval/callers2.yml`, a second blind writer, tuned on), as written and",
-                 "without diacritics, then garbled:", "",
-                 "| measure | test | dev" + (" | dev2" if len(cols) > 2 else "") + " | target |",
-                 "|---|---|---|" + ("---|" if len(cols) > 2 else "") + "---|",
+                 "test sealed; dev2: `data/eval/callers2.yml`, a second blind writer, tuned on; dev3:",
+                 "`data/eval/callers3.yml`, a third writer, long-winded and indirect: 87.5 % at its first look,",
+                 "before any tuning), as written and without diacritics, then garbled:", "",
+                 "| measure | test | dev" + "".join(f" | {k}" for k in extra) + " | target |",
+                 "|---|---|---|" + "---|" * len(extra) + "---|",
                  row("right action", "right_action", "≥ 97 %", n=True),
                  row("wrong answer read out", "wrong_answer", "≤ 1 %"),
                  "| asked instead / put through instead | " + " | ".join(

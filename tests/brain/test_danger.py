@@ -89,12 +89,26 @@ async def test_symptoms_and_testing_reach_branches_three_and_two(brain: BrainCli
 
 # Sentences the model suspects of danger without being sure (P(danger) between config.yml's
 # ask_threshold and threshold): no editors' phrase in them, and the caller is asked first.
-DESPAIR = "tôi buồn quá, mất việc rồi, chẳng biết làm gì nữa"
+# Which despairing sentence sits in that band moves with each retrain (the model's scores, not the
+# behaviour under test), so the first one the brain asks about is used; none asked fails.
+DESPAIRING = ("tôi buồn quá, mất việc rồi, chẳng biết làm gì nữa",
+              "mất việc mấy tháng rồi, tôi chẳng biết làm gì nữa",
+              "dạo này tôi buồn lắm, nợ nần chồng chất, không biết tính sao",
+              "tôi thấy bế tắc quá, không biết làm thế nào nữa")
 TIRED_AFTER_MEDICINE = "bố tôi uống thuốc hạ sốt rồi mà vẫn mệt"
 
 
+async def despairing(brain: BrainClient, conversation: str) -> str:
+    """A despairing sentence the brain asks about (each tried in a conversation of its own)."""
+    for i, text in enumerate(DESPAIRING):
+        if (await brain.turn(f"{conversation}-probe{i}", text)).reason.startswith("danger_check:"):
+            return text
+    pytest.fail(f"none of {DESPAIRING} was asked about")
+
+
 async def test_a_suspicion_is_asked_about_and_yes_puts_the_caller_through(brain: BrainClient, conversation):
-    asked = await brain.turn(conversation, DESPAIR)
+    despair = await despairing(brain, conversation)
+    asked = await brain.turn(conversation, despair)
     assert (asked.intent, asked.action, asked.branch) == ("danger_check", "dialog", None)
     assert asked.reason.startswith("danger_check:")
     assert asked.reply == KB.danger.check_question
@@ -102,7 +116,7 @@ async def test_a_suspicion_is_asked_about_and_yes_puts_the_caller_through(brain:
     kind = KB.danger.kind(through.reason.removeprefix("danger:"))
     assert kind is not None and (through.action, through.branch) == ("transfer", kind.branch(5))
     assert through.reply == kind.message and kind.number in through.reply
-    assert DESPAIR in through.recent  # the person who takes the call sees what was said
+    assert despair in through.recent  # the person who takes the call sees what was said
 
 
 async def test_no_to_the_question_carries_on_with_the_callers_question(brain: BrainClient, conversation):
@@ -114,15 +128,16 @@ async def test_no_to_the_question_carries_on_with_the_callers_question(brain: Br
 
 
 async def test_a_second_suspicion_in_a_row_is_not_asked_again(brain: BrainClient, conversation):
-    assert (await brain.turn(conversation, DESPAIR)).reason.startswith("danger_check:")
+    assert (await brain.turn(conversation, await despairing(brain, conversation))).reason.startswith("danger_check:")
     again = await brain.turn(conversation, TIRED_AFTER_MEDICINE)
     assert (again.action, again.branch) == ("transfer", 1) and again.reason.startswith("danger:")
 
 
 async def test_a_suspicion_after_an_ordinary_turn_is_asked(brain: BrainClient, conversation):
+    despair = await despairing(brain, conversation)
     first = await brain.turn(conversation, "lao động tự do được hỗ trợ bao nhiêu tiền")
     assert not first.reason.startswith(("danger", "danger_check"))
-    assert (await brain.turn(conversation, DESPAIR)).reason.startswith("danger_check:")
+    assert (await brain.turn(conversation, despair)).reason.startswith("danger_check:")
 
 
 async def test_an_editors_new_phrase_is_live_after_train(live_brain, brain: BrainClient, conversation,
