@@ -121,6 +121,14 @@ class GatewaySettings:
     max_calls: int = 40             # more simultaneous calls are refused (SIP 486 Busy Here)
     media_timeout_s: float = 30.0   # no audio or keypad from the caller this long: the line is dead
 
+    @property
+    def in_processes(self) -> bool:
+        """`recognition` read once for everyone: True for processes, False for threads."""
+        mode = self.recognition.strip().lower()
+        if mode not in ("threads", "processes"):
+            raise ValueError(f"gateway.recognition must be threads or processes, not {mode!r}")
+        return mode == "processes"
+
 
 @dataclass(frozen=True)
 class SipSettings:

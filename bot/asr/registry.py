@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.asr.base import AsrEngine, AsrError, AsrStream, Capabilities
+from bot.asr.base import AsrEngine, AsrError, AsrStream
 from bot.engines import EngineSpec, Registry
 
 # Adding an engine = one module + one line here + its tests.
@@ -31,10 +31,10 @@ class OnDemandAsr(AsrEngine):
     (gateway.recognition: processes), each with its own engine, so its own process would hold a
     model it never uses (~300 MB for the default engine); loaded on demand, it holds none."""
 
-    capabilities = Capabilities(streaming=True, partials=True, grammar=False)
-
     def __init__(self, name: str, model_dir: str | None = None) -> None:
-        ENGINES.spec(name)  # an unknown name is a configuration mistake: say so now, not at a call
+        # An unknown name is a configuration mistake: said now, not at a call. Only the engine's
+        # module is imported here (its heavy imports and its model load at the first use).
+        self.capabilities = ENGINES.engine_class(name).capabilities
         self.name = name
         self._model_dir = model_dir
         self._engine: AsrEngine | None = None
@@ -45,7 +45,6 @@ class OnDemandAsr(AsrEngine):
         with self._lock:
             if self._engine is None:
                 self._engine = make_asr(self.name, self._model_dir)
-                self.capabilities = self._engine.capabilities
             return self._engine
 
     @property

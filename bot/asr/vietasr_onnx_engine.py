@@ -77,10 +77,8 @@ class VietAsrOnnxStream(AsrStream):
         self._start_turn()
 
     def _start_turn(self) -> None:
-        import kaldi_native_fbank as knf
-
         self._resampler = StreamResampler(self._engine.sample_rate, MODEL_RATE)
-        self._fbank = knf.OnlineFbank(self._engine.fbank_options)
+        self._fbank = self._engine.features()
         self._next_frame = 0    # first feature frame of the next chunk
         self._popped = 0        # feature frames dropped from the front
         self._outputs = 0       # output frames so far (the model's `offset`)
@@ -178,7 +176,7 @@ class VietAsrOnnxEngine(AsrEngine):
         fbank.frame_opts.samp_freq = MODEL_RATE
         fbank.frame_opts.dither = 0.0
         fbank.mel_opts.num_bins = MEL_BINS
-        self.fbank_options = fbank
+        self._new_fbank = lambda: knf.OnlineFbank(fbank)
         self.sample_rate = sample_rate
 
     def stream(self, grammar: Sequence[str] | None = None) -> VietAsrOnnxStream:
@@ -186,6 +184,10 @@ class VietAsrOnnxEngine(AsrEngine):
         if self.session is None:
             raise AsrError("the vietasr engine is closed")
         return VietAsrOnnxStream(self)
+
+    def features(self):  # noqa: ANN201 - a kaldi_native_fbank.OnlineFbank (imported lazily)
+        """A fresh streaming filterbank for one turn (Kaldi's defaults, no dither, 80 bins)."""
+        return self._new_fbank()
 
     def text(self, ids: Sequence[int]) -> str:
         """Greedy CTC: repeats collapsed, blanks dropped, pieces joined at their word marks."""

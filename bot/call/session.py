@@ -334,7 +334,7 @@ def make_engines(settings: Any, kb: KnowledgeBase) -> Engines:
 
     v = settings.voice
     vad = make_vad(v.vad_engine)
-    if settings.gateway.recognition.strip().lower() == "processes":
+    if settings.gateway.in_processes:
         from bot.asr.registry import OnDemandAsr
 
         asr: AsrEngine = OnDemandAsr(v.asr_engine, v.asr_model_dir or None)  # the workers load their own

@@ -162,10 +162,7 @@ class CallHost:
     def uses_processes(self) -> bool:
         """Recognition in worker processes: so configured, and the engines are the configured ones
         (a worker builds its own from the settings; engines made otherwise stay in threads)."""
-        mode = self.settings.gateway.recognition.strip().lower()
-        if mode not in ("threads", "processes"):
-            raise ValueError(f"gateway.recognition must be threads or processes, not {mode!r}")
-        return mode == "processes" and self.engines.from_settings and self._asr_factory is None
+        return self.settings.gateway.in_processes and self.engines.from_settings and self._asr_factory is None
 
     async def load_workers(self) -> None:
         """Load every worker's recogniser before the first call, off the event loop: loading a

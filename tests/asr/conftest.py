@@ -1,6 +1,7 @@
 """Fixtures for ASR tests: the real vietasr engine (loaded once) and the shared recordings."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,21 @@ def vietasr_native_engine():
     engine = VietAsrEngine()
     yield engine
     engine.close()
+
+
+@dataclass(frozen=True)
+class LongTurn:
+    """31 s: 8 VIVOS test recordings back to back, heard as one caller's turn by `engine`."""
+    whole: np.ndarray
+    separately: str  # each recording transcribed on its own, joined
+    at_once: str     # the whole streamed in 20 ms frames as one turn
+    references: str
+
+
+def long_turn(engine) -> LongTurn:
+    items = held_out()[:8]
+    pieces = [phone_line(path) for path, _ in items]
+    whole = np.concatenate(pieces)
+    return LongTurn(whole, " ".join(engine.transcribe(p, 8000) for p in pieces),
+                    stream_in_frames(engine, whole), " ".join(ref for _, ref in items))
+

@@ -10,7 +10,7 @@ from bot.asr.metrics import error_rates, normalise
 from bot.asr.registry import make_asr
 from bot.asr.vietasr_onnx_engine import VietAsrOnnxEngine, embedded_model
 
-from .conftest import held_out, needs_speech, phone_line, stream_in_frames, transcripts
+from .conftest import held_out, long_turn, needs_speech, phone_line, stream_in_frames, transcripts
 
 
 def test_the_registry_default_is_this_engine(vietasr_engine):
@@ -85,13 +85,9 @@ def test_partials_grow_and_final_starts_a_fresh_turn(vietasr_engine):
 @needs_speech
 def test_a_long_turn_loses_no_text(vietasr_engine):
     """31 s of speech in one turn (the library itself forgets the first ~8 s of this)."""
-    items = held_out()[:8]
-    pieces = [phone_line(path) for path, _ in items]
-    whole = np.concatenate(pieces)
+    turn = long_turn(vietasr_engine)
+    whole, separately, at_once, references = turn.whole, turn.separately, turn.at_once, turn.references
     assert whole.size / 8000 > 30
-    separately = " ".join(vietasr_engine.transcribe(p, 8000) for p in pieces)
-    at_once = stream_in_frames(vietasr_engine, whole)
-    references = " ".join(ref for _, ref in items)
     assert error_rates([(separately, at_once)])[1] < 0.06
     assert error_rates([(references, at_once)])[1] < error_rates([(references, separately)])[1] + 0.02
     assert at_once.split()[:2] == separately.split()[:2]

@@ -7,14 +7,7 @@ from bot.asr.base import AsrError
 from bot.asr.metrics import error_rates, normalise
 from bot.asr.registry import make_asr
 
-from .conftest import held_out, needs_speech, phone_line, stream_in_frames, transcripts
-
-
-def _recordings_back_to_back():
-    """31 s: 8 VIVOS test recordings one after the other, as one caller's turn."""
-    items = held_out()[:8]
-    pieces = [phone_line(path) for path, _ in items]
-    return items, pieces, np.concatenate(pieces)
+from .conftest import long_turn, needs_speech, phone_line, stream_in_frames, transcripts
 
 
 def _short_phrases_with_pauses():
@@ -42,11 +35,9 @@ def _raw_native(engine, samples: np.ndarray) -> str:
 
 @needs_speech
 def test_a_long_turn_loses_no_text(vietasr_native_engine):
-    items, pieces, whole = _recordings_back_to_back()
+    turn = long_turn(vietasr_native_engine)
+    whole, separately, at_once, references = turn.whole, turn.separately, turn.at_once, turn.references
     assert whole.size / 8000 > 30
-    separately = " ".join(vietasr_native_engine.transcribe(p, 8000) for p in pieces)
-    at_once = stream_in_frames(vietasr_native_engine, whole)
-    references = " ".join(ref for _, ref in items)
     # Measured on these 31 s: CER 0.006 against the pieces transcribed one by one, 0.060 against
     # the references (0.054 for the pieces); the library alone: 0.25, it forgets the first ~8 s.
     assert error_rates([(separately, at_once)])[1] < 0.06
