@@ -19,7 +19,7 @@ from bot.gateway.host import CallHost
 from bot.transports.audiosocket import start_audiosocket
 from tests.call.conftest import KB, speech
 from tests.conftest import needs_speech
-from tests.fakes import ANSWER, KeywordBrain, fake_engines, recogniser_factory
+from tests.fakes import ANSWER, KeywordBrain, fake_engines, recogniser_factory, until
 from tests.transports.audiosocket.test_ami import FakeAmi
 
 pytestmark = needs_speech
@@ -161,7 +161,10 @@ async def test_a_caller_speaks_is_answered_presses_a_key_and_hangs_up(engines, s
         await asyncio.sleep(0.5)
         await caller.say(caller_audio(speech("vieneu/ly_female_north.wav"), 8000))  # barges into the greeting
         await gw.wait_for(caller, "answer")
-        await asyncio.sleep(1.5)  # the answer plays
+        heard = caller.voiced_ms()
+        # The answer plays: wait for 1.5 s of it (synthesis runs first; on a busy machine a fixed
+        # sleep heard less of it), then press a key over it.
+        await until(lambda: caller.voiced_ms() >= heard + 1500, "1.5 s of the answer", 20.0)
         caller.send(DTMF, b"9")
         await gw.wait_for(caller, "dtmf")
         await asyncio.sleep(0.3)
