@@ -40,7 +40,7 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     unverified = sum(not f.verified for f in kb.faqs)
     print(f"OK: {len(kb.faqs)} FAQ entries ({unverified} unverified: they transfer to branch 5), "
-          f"{len(kb.intents)} intents, {len(kb.prompts)} prompts.")
+          f"{len(kb.intents)} intents, {len(kb.prompts)} prompts, {len(kb.concepts)} concept(s).")
     from bot.tts.recordings import recording_warnings
 
     # Recordings never block: a stale one is simply not played (the synthetic voice says it).

@@ -40,13 +40,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from actions.nlu.concepts import lookup_tables
 from actions.nlu.ngram_model import NgramConfig, NgramModel
 from bot.noise.learned import TABLE, LearnedChannel
 
 RESPONSE_SELECTOR = "response_selector"
 _NOISE = Path(__file__).resolve().parents[2] / "bot" / "noise"
-CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"), _NOISE / "learned.py", _NOISE / "syllable.py",
-        TABLE)
+CODE = (Path(__file__), Path(__file__).with_name("ngram_model.py"), Path(__file__).with_name("concepts.py"),
+        _NOISE.parent / "phrases.py", _NOISE / "learned.py", _NOISE / "syllable.py", TABLE)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -58,7 +59,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         defaults = NgramConfig()
         return {"char_ngrams": list(defaults.char_ngrams), "word_ngrams": list(defaults.word_ngrams),
                 "C": defaults.C, "max_iter": defaults.max_iter, "class_weights": {},
-                "ranking_length": 10, "retrieval_intent": "faq", "noisy_copies": 0, "noise_severity": 2.0}
+                "ranking_length": 10, "retrieval_intent": "faq", "noisy_copies": 0, "noise_severity": 2.0,
+                "concepts": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[NgramModel] = None) -> None:
@@ -83,8 +85,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                     for m in training_data.intent_examples]
         examples = [(text, label) for text, label in examples if text.strip() and label]
         examples += self._noisy(examples)
+        concepts = lookup_tables(training_data.lookup_tables) if self.config["concepts"] else {}
         self.model = NgramModel.fit([t for t, _ in examples], [label for _, label in examples],
-                                    NgramConfig.from_mapping(self.config))
+                                    NgramConfig.from_mapping(self.config), concepts)
         with self._model_storage.write_to(self._resource) as directory:
             self.model.save(directory)
         return self._resource

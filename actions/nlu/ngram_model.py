@@ -10,13 +10,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from actions.nlu.concepts import ConceptTagger
 from bot.text import nfc
 
 WEIGHTS_FILE = "weights.npz"
@@ -88,35 +89,45 @@ class NgramFeatures:
 
 
 class NgramModel:
-    """Labels, feature blocks and the linear layer; `probabilities` is a softmax over labels."""
+    """Labels, feature blocks and the linear layer; `probabilities` is a softmax over labels.
+    With `concepts` (the editors' concepts.yml), each text carries its concepts' names first."""
 
-    def __init__(self, features: List[NgramFeatures], labels: List[str], coef: np.ndarray, intercept: np.ndarray):
+    def __init__(self, features: List[NgramFeatures], labels: List[str], coef: np.ndarray, intercept: np.ndarray,
+                 concepts: Optional[Mapping[str, Sequence[str]]] = None):
         self.features = features
         self.labels = labels
         self.coef = coef
         self.intercept = intercept
+        self.tagger = ConceptTagger(concepts or {})
+
+    def prepare(self, text: str) -> str:
+        """The text as the features see it: concepts' names added, NFC, lower case."""
+        return normalise(self.tagger.tag(text))
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str], config: NgramConfig = NgramConfig()) -> "NgramModel":
+    def fit(cls, texts: Sequence[str], labels: Sequence[str], config: NgramConfig = NgramConfig(),
+            concepts: Optional[Mapping[str, Sequence[str]]] = None) -> "NgramModel":
         """Deterministic: the same examples give the same weights (no random initialisation)."""
         if len(set(labels)) < 2:
             raise ValueError("the classifier needs training examples for at least two intents")
-        texts = [normalise(t) for t in texts]
+        tagger = ConceptTagger(concepts or {})
+        texts = [normalise(tagger.tag(t)) for t in texts]
         features = [NgramFeatures.fit("char_wb", config.char_ngrams, texts),
                     NgramFeatures.fit("word", config.word_ngrams, texts)]
         regression = LogisticRegression(C=config.C, max_iter=config.max_iter,
                                         class_weight=dict(config.class_weights) or None)
         regression.fit(_stack(features, texts), list(labels))
         return cls(features, [str(label) for label in regression.classes_],
-                   regression.coef_.astype(np.float32), regression.intercept_.astype(np.float32))
+                   regression.coef_.astype(np.float32), regression.intercept_.astype(np.float32), tagger.concepts)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Softmax over labels, one row per text (the same numbers as `_stack(...) @ coef.T`)."""
         scores = np.tile(self.intercept.astype(np.float64), (len(texts), 1))
+        prepared = [self.prepare(text) for text in texts]
         offset = 0
         for block in self.features:
-            for row, text in enumerate(texts):
-                columns, values = block.weights(normalise(text))
+            for row, text in enumerate(prepared):
+                columns, values = block.weights(text)
                 if columns.size:
                     scores[row] += self.coef[:, offset + columns].astype(np.float64) @ values
             offset += len(block.vocabulary)
@@ -127,7 +138,7 @@ class NgramModel:
     def save(self, directory: Path) -> None:
         np.savez_compressed(directory / WEIGHTS_FILE, coef=self.coef, intercept=self.intercept,
                             **{f"idf_{i}": block.idf for i, block in enumerate(self.features)})
-        meta = {"labels": self.labels,
+        meta = {"labels": self.labels, "concepts": self.tagger.concepts,
                 "features": [{"analyzer": b.counter.analyzer, "ngram_range": list(b.counter.ngram_range),
                               "vocabulary": b.vocabulary} for b in self.features]}
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -139,7 +150,7 @@ class NgramModel:
         with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as weights:
             features = [NgramFeatures(f["analyzer"], tuple(f["ngram_range"]), f["vocabulary"], weights[f"idf_{i}"])
                         for i, f in enumerate(meta["features"])]
-            return cls(features, meta["labels"], weights["coef"], weights["intercept"])
+            return cls(features, meta["labels"], weights["coef"], weights["intercept"], meta.get("concepts"))
 
 
 def _stack(features: List[NgramFeatures], texts: Sequence[str]) -> sp.csr_matrix:

@@ -18,7 +18,7 @@ import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -65,8 +65,10 @@ def pipeline_config(path: Path) -> NgramConfig:
     return NgramConfig.from_mapping(entry)
 
 
-def cross_validate(examples: Sequence[Example], folds: int, config: NgramConfig = NgramConfig()) -> List[Confusion]:
-    """Every example (as written and without diacritics) classified by a model that never saw it."""
+def cross_validate(examples: Sequence[Example], folds: int, config: NgramConfig = NgramConfig(),
+                   concepts: Optional[Dict[str, List[str]]] = None) -> List[Confusion]:
+    """Every example (as written and without diacritics) classified by a model that never saw it
+    (with the editors' concepts, as the brain trains)."""
     order = list(range(len(examples)))
     random.Random(SEED).shuffle(order)
     fold_of = {index: position % folds for position, index in enumerate(order)}
@@ -75,7 +77,7 @@ def cross_validate(examples: Sequence[Example], folds: int, config: NgramConfig 
         train = [(variant, e.label) for i, e in enumerate(examples) if fold_of[i] != fold
                  for variant in training_variants(e.text)]
         held = [e for i, e in enumerate(examples) if fold_of[i] == fold]
-        model = NgramModel.fit([t for t, _ in train], [label for _, label in train], config)
+        model = NgramModel.fit([t for t, _ in train], [label for _, label in train], config, concepts)
         for example in held:
             probs = model.probabilities(training_variants(example.text))
             for row in probs:  # a confusion as written or without diacritics counts once
@@ -126,7 +128,8 @@ def main(argv: List[str] | None = None) -> int:
         return 1
     examples, folds = examples_of(kb), max(2, args.folds)
     print(f"Training {folds} models on parts of the examples (about {folds * 25} s)…", file=sys.stderr)
-    confusions = cross_validate(examples, folds, pipeline_config(args.config))
+    confusions = cross_validate(examples, folds, pipeline_config(args.config),
+                                {c.id: list(c.words) for c in kb.concepts})
     if args.json:
         for c in confusions:
             print(json.dumps({**asdict(c.example), "predicted": c.predicted, "confidence": c.confidence},

@@ -1,7 +1,8 @@
 """Derive Rasa's files from the knowledge base, so editors change one place.
 
 Writes data/nlu/generated_*.yml (retrieval intents faq/<id>, dialogue and routing intents,
-with diacritic-free copies of every example) and domain/generated.yml (responses
+with diacritic-free copies of every example; the editors' concepts as Rasa lookup tables, which the
+brain's classifier reads, actions/nlu/concepts.py) and domain/generated.yml (responses
 utter_faq/<id> carrying their verified flag as metadata, intent responses, fixed prompts, and
 the safety net's messages utter_danger_<kind>). The safety net's phrases and examples are read
 by the brain's DangerDetector from danger.yml itself (actions/nlu/danger.py).
@@ -54,6 +55,14 @@ def nlu_intents_yaml(kb: KnowledgeBase) -> str:
     return "\n".join(lines) + "\n"
 
 
+def nlu_concepts_yaml(kb: KnowledgeBase) -> str:
+    """concepts.yml as Rasa lookup tables (one per concept, its words as the elements)."""
+    lines = [HEADER, 'version: "3.1"', "nlu:" if kb.concepts else "nlu: []"]
+    for concept in kb.concepts:
+        lines += ["", f"- lookup: {concept.id}", "  examples: |", *(f"    - {word}" for word in concept.words)]
+    return "\n".join(lines) + "\n"
+
+
 def domain_yaml(kb: KnowledgeBase) -> str:
     lines = [HEADER, 'version: "3.1"', "responses:"]
     for faq in kb.faqs:
@@ -100,6 +109,7 @@ def write_rasa_files(kb: KnowledgeBase, root: Path) -> list[Path]:
     outputs = {
         root / "data/nlu/generated_faq.yml": nlu_faq_yaml(kb),
         root / "data/nlu/generated_intents.yml": nlu_intents_yaml(kb),
+        root / "data/nlu/generated_concepts.yml": nlu_concepts_yaml(kb),
         root / "domain/generated.yml": domain_yaml(kb),
     }
     for path, text in outputs.items():

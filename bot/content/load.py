@@ -16,7 +16,7 @@ from bot.content.checks import (CHOICE_PLACEHOLDERS, CHOICE_PROMPT, PLACEHOLDERS
 from bot.content.lined_yaml import LineDict, line_of
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerNet
-from bot.content.model import FaqEntry, Intent, KnowledgeBase, Problem, Source, Validity
+from bot.content.model import Concept, FaqEntry, Intent, KnowledgeBase, Problem, Source, Validity
 from bot.text import comparable, nfc, strip_diacritics
 
 MIN_EXAMPLES = 5
@@ -28,6 +28,8 @@ MAX_TOPIC_SYLLABLES = 14  # read twice inside one question ("hỏi về A, hay v
 FAQ_REQUIRED = ("id", "category", "question", "examples", "answer", "source", "verified")
 INTENT_KEYS = {"id", "type", "route", "examples", "response", "action"}
 INTENT_REQUIRED = ("id", "type", "route", "examples", "response")
+CONCEPT_KEYS = {"id", "meaning", "words"}
+CONCEPTS_FILE = "concepts.yml"
 META_KEYS = {"version", "language", "policy_period", "validity", "categories", "branches", "human"}
 
 # What the dialogue (domain.yml, rules.yml, actions/) relies on: these must exist.
@@ -189,6 +191,53 @@ def _load_intents(path: Path, branches: dict[int, str], out: Collector) -> list[
     return intents
 
 
+def _load_concepts(path: Path, out: Collector) -> list[Concept]:
+    """concepts.yml (optional): each concept an id, what it means, and its words. A word in two
+    concepts, or a word of one letter, is an error (the brain would tag the wrong thing)."""
+    if not path.exists():
+        return []
+    items = _top_list(path, "concepts", out)
+    if items is None:
+        return []
+    concepts: list[Concept] = []
+    owner: dict[str, str] = {}  # a word (compared without case and spacing) -> its concept
+    for entry in items:
+        if not isinstance(entry, LineDict):
+            out.error(path, line_of(entry, items.line), "each concept must be a mapping with id, meaning, words")
+            continue
+        what = f"concept '{entry.get('id', '?')}'"
+        ok = check_keys(entry, CONCEPT_KEYS, ("id", "meaning", "words"), path, out, what)
+        ident = str(entry.get("id", ""))
+        if ident and not ID_PATTERN.match(ident):
+            out.error(path, entry.key_lines.get("id", entry.line), f"{what}: id must be lower case letters, digits and _")
+            ok = False
+        if any(c.id == ident for c in concepts):
+            out.error(path, entry.line, f"{what}: the id is used twice")
+            ok = False
+        raw = entry.get("words")
+        if raw is not None and not isinstance(raw, list):
+            out.error(path, entry.key_lines.get("words", entry.line), f"{what}: words must be a list")
+            continue
+        words: list[str] = []
+        for n, word in enumerate(raw or []):
+            line = line_of(word, entry.key_lines.get("words", entry.line) + 1 + n)
+            text = " ".join(nfc(str(word)).lower().split()) if isinstance(word, str) else ""
+            if len(text.replace(" ", "")) < 2:
+                out.error(path, line, f"{what}: word {word!r} is empty or a single letter")
+                continue
+            if text in owner:
+                if owner[text] == ident:
+                    out.warn(path, line, f"{what}: '{text}' is listed twice")
+                else:
+                    out.error(path, line, f"{what}: '{text}' is already a word of concept '{owner[text]}'")
+                continue
+            owner[text] = ident
+            words.append(text)
+        if ok and words:
+            concepts.append(Concept(ident, str(entry["meaning"]).strip(), tuple(words), path, entry.line))
+    return concepts
+
+
 def _load_faqs(path: Path, categories: dict[str, str], default_validity: Validity,
                out: Collector) -> list[FaqEntry]:
     items = _top_list(path, "faqs", out)
@@ -306,7 +355,7 @@ def _danger_in_ordinary_examples(danger: DangerNet, items: list[FaqEntry | Inten
 
 
 def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
-    """Load data/faq/ (meta.yml, prompts.yml, intents.yml, danger.yml, entries/*.yml)."""
+    """Load data/faq/ (meta.yml, prompts.yml, intents.yml, danger.yml, concepts.yml, entries/*.yml)."""
     from bot.danger.load import FILE_NAME as DANGER_FILE, load_danger_net  # imports this module's helpers
     out = Collector()
     meta_path, prompts_path, intents_path = (content_dir / n for n in ("meta.yml", "prompts.yml", "intents.yml"))
@@ -320,12 +369,15 @@ def load_knowledge_base(content_dir: Path, today: dt.date | None = None) -> tupl
     for path in entry_files:
         faqs += _load_faqs(path, categories, default_validity, out)
     _cross_checks(faqs, intents, out, today or dt.date.today())
+    concepts = _load_concepts(content_dir / CONCEPTS_FILE, out)
     danger, danger_problems = load_danger_net(content_dir, branches)
     out.problems += danger_problems
     if danger is not None:
         _danger_in_ordinary_examples(danger, [*faqs, *intents], out)
     if any(p.severity == "error" for p in out.problems):
         return None, out.problems
-    kb = KnowledgeBase(version, categories, branches, tuple(faqs), tuple(intents), prompts,
-                       (meta_path, prompts_path, intents_path, content_dir / DANGER_FILE, *entry_files), danger)
+    files = (meta_path, prompts_path, intents_path, content_dir / DANGER_FILE,
+             *([content_dir / CONCEPTS_FILE] if concepts else []), *entry_files)
+    kb = KnowledgeBase(version, categories, branches, tuple(faqs), tuple(intents), prompts, files, danger,
+                       tuple(concepts))
     return kb, out.problems

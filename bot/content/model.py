@@ -74,6 +74,19 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Concept:
+    """Words the editors say mean one thing to the brain ("xe ôm", "phụ hồ", "đồng nát": a job
+    without a contract). The classifier sees the concept's name next to any of its words, so a
+    word listed here counts like the words of the examples without an example of its own."""
+
+    id: str
+    meaning: str
+    words: tuple[str, ...]
+    file: Path = Path()
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     version: str
     categories: dict[str, str]
@@ -83,6 +96,7 @@ class KnowledgeBase:
     prompts: dict[str, str]
     files: tuple[Path, ...] = field(default=())
     danger: DangerNet | None = None  # the safety net (danger.yml), checked before any answer
+    concepts: tuple[Concept, ...] = ()  # concepts.yml: words that mean one thing to the brain
 
     def faq(self, faq_id: str) -> FaqEntry | None:
         return next((f for f in self.faqs if f.id == faq_id), None)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.content.lined_yaml import LineDict, line_of
 from bot.content.checks import Collector, check_keys, load_yaml, spoken_text_problems
+from bot.content.lined_yaml import LineDict, line_of
 from bot.content.model import Problem
-from bot.danger.match import DangerMatcher, syllables
+from bot.danger.match import DangerMatcher
 from bot.danger.model import HUMAN, DangerKind, DangerNet
+from bot.phrases import syllables
 from bot.text import nfc
 
 FILE_NAME = "danger.yml"

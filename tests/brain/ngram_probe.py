@@ -31,9 +31,21 @@ QUESTIONS = ["hộ nghèo được bao nhiêu tiền", "ho ngheo duoc bao nhieu 
              unicodedata.normalize("NFD", "nhận qua bưu điện"), "nhận qua bưu điện", "thời tiết ngày mai", "alo chào em"]
 
 
-def train_once(root: Path) -> tuple[NgramIntentClassifier, bytes]:
+# An editors' concept (data/faq/concepts.yml, a Rasa lookup table): "đồng nát" and "cửu vạn" are in
+# no example, only in the concept's list.
+CONCEPT_EXAMPLES = {
+    "faq/tu_do": ["tôi chạy xe ôm mất việc thì được bao nhiêu", "phụ hồ không có việc thì có được tiền không",
+                  "bán hàng rong như tôi được hỗ trợ không", "chạy xe ôm thì được mấy tiền"],
+    "faq/ho_ngheo": EXAMPLES["faq/ho_ngheo"],
+    "out_of_scope": EXAMPLES["out_of_scope"] + ["tôi mua bán nhà đất", "tôi bán xe cũ thì đăng ký ở đâu"],
+}
+CONCEPT = [{"name": "nghe_tu_do", "elements": ["xe ôm", "phụ hồ", "bán hàng rong", "đồng nát", "cửu vạn"]}]
+CONCEPT_QUESTIONS = ["tôi đi mua đồng nát mấy tháng nay không có việc", "cuu van o cho thi sao"]
+
+
+def train_once(root: Path, examples: dict = EXAMPLES, lookup: list | None = None) -> tuple[NgramIntentClassifier, bytes]:
     messages = []
-    for label, texts in EXAMPLES.items():
+    for label, texts in examples.items():
         intent, _, _ = label.partition("/")
         for text in texts:
             data = {"text": text, "intent": intent}
@@ -42,7 +54,8 @@ def train_once(root: Path) -> tuple[NgramIntentClassifier, bytes]:
             messages.append(Message(data=data))
     storage, resource = LocalModelStorage(root), Resource("ngram")
     context = ExecutionContext(GraphSchema({}), "probe")
-    NgramIntentClassifier.create({}, storage, resource, context).train(TrainingData(training_examples=messages))
+    data = TrainingData(training_examples=messages, lookup_tables=lookup or [])
+    NgramIntentClassifier.create({}, storage, resource, context).train(data)
     weights = b"".join(p.read_bytes() for p in sorted((root / "ngram").iterdir()))
     return NgramIntentClassifier.load({}, storage, resource, context), weights
 
@@ -58,6 +71,22 @@ def fast_against_sparse(classifier: NgramIntentClassifier) -> float:
                         dtype=np.float64)
     scores = np.exp(scores - scores.max(axis=1, keepdims=True))
     return float(np.abs(model.probabilities(texts) - scores / scores.sum(axis=1, keepdims=True)).max())
+
+
+def concept_shares() -> dict:
+    """P(faq/tu_do) for questions whose job is only in the concept's list, trained with the concept
+    and without it (each loaded back from its model storage)."""
+    out = {}
+    for name, lookup in (("with", CONCEPT), ("without", [])):
+        with tempfile.TemporaryDirectory() as root:
+            loaded, _ = train_once(Path(root), CONCEPT_EXAMPLES, lookup)
+            model = loaded.model
+            probs = model.probabilities(CONCEPT_QUESTIONS)
+            column = model.labels.index("faq/tu_do")
+            out[name] = {"p": [float(row[column]) for row in probs],
+                         "best": [model.labels[int(row.argmax())] for row in probs],
+                         "saved_concepts": sorted(model.tagger.concepts)}
+    return out
 
 
 def main() -> None:
@@ -83,6 +112,7 @@ def main() -> None:
             "untrained_intent": untouched.get("intent"),
             "fast_against_sparse": fast_against_sparse(loaded),
             "damaged_model": damaged,
+            "concepts": concept_shares(),
         }, ensure_ascii=False))
 
 

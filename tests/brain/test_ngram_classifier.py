@@ -69,3 +69,14 @@ def test_a_damaged_model_fails_to_load_instead_of_answering_nothing(probe):
 def test_the_live_path_computes_what_the_trained_matrices_do(probe):
     # The per-sentence path skips scikit-learn's transform for latency; it must not change a number.
     assert probe["fast_against_sparse"] < 1e-9
+
+
+def test_a_word_only_in_an_editors_concept_counts_like_the_concepts_examples(probe):
+    """concepts.yml: "đồng nát" and "cửu vạn" (typed bare) are in no example, only in the concept's
+    list; trained with the concept, the questions go to the entry whose examples name other jobs of
+    the concept, and the concept is kept in the saved model (these predictions are after loading)."""
+    with_concept, without = probe["concepts"]["with"], probe["concepts"]["without"]
+    assert with_concept["best"] == ["faq/tu_do", "faq/tu_do"]
+    assert with_concept["saved_concepts"] == ["nghe_tu_do"] and without["saved_concepts"] == []
+    for p_with, p_without in zip(with_concept["p"], without["p"]):
+        assert p_with > p_without + 0.1

@@ -1,6 +1,8 @@
 import yaml
 
-from bot.content.build import domain_yaml, nlu_faq_yaml, nlu_intents_yaml, write_rasa_files
+import dataclasses
+
+from bot.content.build import domain_yaml, nlu_concepts_yaml, nlu_faq_yaml, nlu_intents_yaml, write_rasa_files
 from bot.content.load import load_knowledge_base
 from tests.conftest import ROOT
 
@@ -42,6 +44,17 @@ def test_domain_responses_carry_the_verified_flag():
 def test_write_rasa_files(tmp_path):
     paths = write_rasa_files(kb(), tmp_path)
     assert {p.relative_to(tmp_path).as_posix() for p in paths} == {
-        "data/nlu/generated_faq.yml", "data/nlu/generated_intents.yml", "domain/generated.yml"}
+        "data/nlu/generated_faq.yml", "data/nlu/generated_intents.yml", "data/nlu/generated_concepts.yml",
+        "domain/generated.yml"}
     for path in paths:
         assert yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_concepts_become_rasa_lookup_tables():
+    knowledge = kb()
+    nlu = yaml.safe_load(nlu_concepts_yaml(knowledge))["nlu"]
+    tables = {block["lookup"]: block["examples"] for block in nlu}
+    assert set(tables) == {c.id for c in knowledge.concepts} and "nghe_tu_do" in tables
+    assert "- xe ôm\n" in tables["nghe_tu_do"]
+    empty = yaml.safe_load(nlu_concepts_yaml(dataclasses.replace(knowledge, concepts=())))
+    assert empty["nlu"] == []  # Rasa reads an empty list; no file left over from an older build

@@ -124,3 +124,36 @@ def test_expired_validity_is_a_warning_not_an_error():
     kb, problems = load_knowledge_base(ROOT / "data/faq")
     assert kb is not None
     assert any("validity ended" in str(p) and p.severity == "warning" for p in problems)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('      - "xích lô"\n', '      - "xích lô"\n      - "x"\n', "empty or a single letter"),
+    ("  - id: nghe_tu_do\n", "  - id: Nghe-Tu-Do\n", "id must be lower case"),
+    ("    meaning:", "    nghia:", "unknown key 'nghia'"),
+])
+def test_concept_problems_point_at_the_line(content_copy: Path, old: str, new: str, message: str):
+    path = content_copy / "concepts.yml"
+    edit(path, old, new)
+    found = [e for e in errors(content_copy) if message in e]
+    assert found and found[0].startswith(f"{path}:"), errors(content_copy)
+    assert int(found[0].split(":")[1]) > 1
+
+
+def test_a_word_in_two_concepts_is_an_error_and_a_repeat_a_warning(content_copy: Path):
+    path = content_copy / "concepts.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + '  - id: nghe_khac\n    meaning: "thử"\n    words:\n      - "xe ôm"\n      - "Xích  Lô"\n',
+                    encoding="utf-8")
+    found = errors(content_copy)
+    assert any("'xe ôm' is already a word of concept 'nghe_tu_do'" in e for e in found)
+    assert any("'xích lô' is already a word" in e for e in found)  # compared without case and spacing
+    path.write_text(text.replace('      - "xích lô"\n', '      - "xích lô"\n      - "xích lô"\n'), encoding="utf-8")
+    kb, problems = load_knowledge_base(content_copy)
+    assert kb is not None and any("'xích lô' is listed twice" in str(p) for p in problems)
+    assert kb.concepts[0].words.count("xích lô") == 1
+
+
+def test_concepts_are_optional(content_copy: Path):
+    (content_copy / "concepts.yml").unlink()
+    kb, problems = load_knowledge_base(content_copy)
+    assert kb is not None and kb.concepts == ()

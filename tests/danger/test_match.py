@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.danger.match import DangerMatcher, syllable
-from bot.danger.model import DangerKind, DangerNet
 from bot.content.load import load_knowledge_base
+from bot.danger.match import DangerMatcher
+from bot.danger.model import DangerKind, DangerNet
+from bot.phrases import syllable
 from tests.conftest import ROOT
 
 
