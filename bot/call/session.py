@@ -191,11 +191,21 @@ class CallSession:
         await self._handle(TransferFailed(t_ms / 1000, why))
 
     async def audio_out(self, t_ms: float) -> AudioFrame | None:
-        """The next 20 ms of the bot's voice (None: silence)."""
-        frame, finished = self._player.next_frame()
+        """The next 20 ms of the bot's voice (None: silence), the policy told when an utterance ends."""
+        frame, finished = self.next_frame()
+        await self.frame_sent(t_ms, finished)
+        return frame
+
+    def next_frame(self) -> tuple[AudioFrame | None, str | None]:
+        """The next 20 ms of the bot's voice (None: silence) and the id of an utterance it ends.
+        Taking a frame never waits: a live call sends it in its slot, then `frame_sent`."""
+        return self._player.next_frame()
+
+    async def frame_sent(self, t_ms: float, finished: str | None) -> None:
+        """After the frame of the slot at `t_ms`: the policy hears that an utterance ended (and may
+        start the next one, which can wait for the voice)."""
         if finished is not None:
             await self._handle(PlaybackFinished(t_ms / 1000 + FRAME_S, finished))
-        return frame
 
     async def aclose(self) -> SummaryEvent:
         """`close` once no recognition step is running, freeing the stream on its worker (native

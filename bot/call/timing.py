@@ -34,8 +34,22 @@ class Grid:
 
     async def step(self, session: CallSession, t_ms: float,
                    send: Callable[[AudioFrame | None], Awaitable[None]]) -> None:
-        """One slot at `t_ms`: the bot's next 20 ms (None: silence) to `send`, then a tick if due."""
-        await send(await session.audio_out(t_ms))
-        if t_ms >= self.next_tick_ms:
-            self.next_tick_ms += TICK_MS
+        """One slot at `t_ms`: the bot's next 20 ms (None: silence) to `send`, then what follows
+        it (`after`). The frame goes out first: what the policy does next never delays it."""
+        frame, finished = session.next_frame()
+        await send(frame)
+        await self.after(session, t_ms, finished, self.tick_due(t_ms))
+
+    def tick_due(self, t_ms: float) -> bool:
+        """Whether the slot at `t_ms` carries a tick (each tick is due once)."""
+        if t_ms < self.next_tick_ms:
+            return False
+        self.next_tick_ms += TICK_MS
+        return True
+
+    @staticmethod
+    async def after(session: CallSession, t_ms: float, finished: str | None, tick: bool) -> None:
+        """After a slot's frame: an utterance that ended, then the tick."""
+        await session.frame_sent(t_ms, finished)
+        if tick:
             await session.tick(t_ms)

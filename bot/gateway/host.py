@@ -10,6 +10,7 @@ record. A call never raises into its transport, and one call's failure never tou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -429,11 +430,43 @@ class LiveCall:
     async def _speak_until_done(self, session: CallSession) -> None:
         """Pace the bot's audio on a 20 ms grid until the call is over (by either side)."""
         loop = asyncio.get_running_loop()
+        # What follows a slot's frame (an utterance ended, a tick) runs in order on its own task: the
+        # policy may then wait for the voice of its next prompt, and this call's next frames must
+        # not (measured: single frames ~60 ms late on the wire while the loop itself was on time).
+        lane: deque[tuple[float, str | None, bool]] = deque()
+        queued = asyncio.Event()
+        closing = False
+
+        async def follow() -> None:
+            while True:
+                while lane:
+                    await Grid.after(session, *lane.popleft())
+                if closing:
+                    return
+                await queued.wait()
+                queued.clear()
+
+        follower = loop.create_task(follow(), name=f"follow-{self.call_id}")
+        try:
+            await self._pace(session, Grid(self._now_ms()), lane, queued, follower)
+        except BaseException:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower
+            raise
+        closing = True  # what is queued still happens (a transfer decided by the last tick)
+        queued.set()
+        await follower
+
+    async def _pace(self, session: CallSession, grid: Grid, lane: deque, queued: asyncio.Event,
+                    follower: asyncio.Task) -> None:
+        loop = asyncio.get_running_loop()
+        slot = loop.time()
         stats = self.host.stats
         timeout_s = self.host.settings.gateway.media_timeout_s
-        slot = loop.time()
-        grid = Grid(self._now_ms())
         while not session.done and not (self._hung_up and session.ended):
+            if follower.done():
+                follower.result()  # the policy's step failed: the call ends as on any failure
             slot += FRAME_S
             delay = slot - loop.time()
             if delay > 0:
@@ -449,7 +482,13 @@ class LiveCall:
             if late_ms > 200:  # hopelessly behind (machine overloaded): skip, don't burst
                 slot = now
             self._play_in(now)
-            await grid.step(session, self._now_ms(), self.peer.send_audio)
+            t_ms = self._now_ms()
+            frame, finished = session.next_frame()
+            await self.peer.send_audio(frame)
+            tick = grid.tick_due(t_ms)
+            if finished is not None or tick:
+                lane.append((t_ms, finished, tick))
+                queued.set()
             if not self._hung_up and timeout_s > 0 and now - self._last_input > timeout_s:
                 log.info("call %s: no media for %.0f s, ending", self.call_id, timeout_s)
                 self.hung_up()

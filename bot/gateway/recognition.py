@@ -161,6 +161,9 @@ def serve(sock: socket.socket, spec: WorkerSpec) -> None:
     except Exception as exc:  # noqa: BLE001 - told to the gateway, which logs it and stops retrying soon
         sock.sendall(_pack(("failed", f"{type(exc).__name__}: {exc}")))
         return
+    from bot.gateway.heap import settle_heap
+
+    settle_heap()  # the engines' objects, out of the collector's way (a full collection pauses every call here)
     sock.sendall(_pack(("ready", os.getpid())))
     pending = bytearray()
     while True:

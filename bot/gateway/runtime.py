@@ -12,6 +12,7 @@ from bot.call.session import call_config, make_engines
 from bot.config import Settings
 from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
+from bot.gateway.heap import settle_heap
 from bot.gateway.host import CallHost
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ async def gateway_host(settings: Settings, render: bool = True) -> AsyncIterator
 
                 host.records = RecordStore.from_settings(settings)
                 host.records.start()  # its own thread: migrates, replays the spool; a down database waits
+            settle_heap()
             try:
                 yield host
             finally:

@@ -11,7 +11,7 @@ from bot.call.virtual_clock import caller_audio
 from bot.gateway.host import CallHost
 from tests.call.conftest import speech
 from tests.conftest import needs_speech
-from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, one_call
+from tests.fakes import ANSWER, CallerLine, KeywordBrain, RecordingPeer, one_call, until
 
 pytestmark = needs_speech
 
@@ -196,3 +196,41 @@ async def test_a_call_without_a_recogniser_hears_an_apology_and_goes_to_a_person
     assert [e["event"] for e in call.events].count("engine_error") == 1
     records = list((tmp_path / "records").glob("*.jsonl"))
     assert records and json.loads(records[0].read_text().splitlines()[-1])["summary"]["outcome"] == "transferred"
+
+
+async def test_a_slow_policy_step_does_not_hold_up_the_calls_frames(engines, settings, tmp_path, monkeypatch):
+    """What follows a slot's frame (here a tick that takes 0.3 s, as a prompt's voice may) runs on
+    its own task: the call's frames keep their pace meanwhile (they used to wait for it)."""
+    from bot.call.session import CallSession
+
+    s = settings.replace(privacy={"records_dir": str(tmp_path / "records")})
+    host = CallHost(s, engines, KeywordBrain(), call_config(s))
+    sent: list[float] = []
+
+    class TimedPeer(RecordingPeer):
+        async def send_audio(self, frame):
+            sent.append(asyncio.get_running_loop().time())
+            await super().send_audio(frame)
+
+    original, slowed = CallSession.tick, []
+
+    async def slow_tick(self, t_ms: float) -> None:
+        if not slowed:
+            slowed.append(t_ms)
+            await asyncio.sleep(0.3)
+        await original(self, t_ms)
+
+    monkeypatch.setattr(CallSession, "tick", slow_tick)
+    peer = TimedPeer()
+    call = host.open_call(peer)
+    run = asyncio.create_task(call.run())
+    line = CallerLine(call)
+    try:
+        await until(lambda: len(sent) > 60, "60 frames sent", 30.0)
+    finally:
+        line.hang_up()
+        await asyncio.wait_for(run, 30)
+        await host.aclose()
+    assert slowed, "no tick was taken"
+    during = [b - a for a, b in zip(sent, sent[1:]) if a < sent[0] + 0.8]
+    assert len(during) >= 30 and max(during) < 0.15, max(during)
