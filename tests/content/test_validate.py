@@ -30,6 +30,15 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def assert_problem_in_file(content_dir: Path, path: Path, old: str, new: str, message: str) -> None:
+    """Editing `old` into `new` in `path` gives an error with `message` that names the file and a
+    line past the first."""
+    edit(path, old, new)
+    found = [e for e in errors(content_dir) if message in e]
+    assert found and found[0].startswith(f"{path}:"), errors(content_dir)
+    assert int(found[0].split(":")[1]) > 1
+
+
 def test_shipped_content_is_valid():
     kb, problems = load_knowledge_base(ROOT / "data/faq")
     assert kb is not None, [str(p) for p in problems]
@@ -61,12 +70,7 @@ def test_yaml_syntax_error_names_file_and_line(content_copy: Path):
     ("    category: lao_dong_tu_do\n", "    category: lao_dong_tu_do\n    category: khac\n", "appears twice"),
 ])
 def test_entry_problems_point_at_the_entry(content_copy: Path, old: str, new: str, message: str):
-    path = content_copy / "entries/lao_dong_tu_do.yml"
-    edit(path, old, new)
-    found = [e for e in errors(content_copy) if message in e]
-    assert found, errors(content_copy)
-    assert found[0].startswith(f"{path}:")
-    assert int(found[0].split(":")[1]) > 1
+    assert_problem_in_file(content_copy, content_copy / "entries/lao_dong_tu_do.yml", old, new, message)
 
 
 def test_duplicate_id_across_files(content_copy: Path):
@@ -132,11 +136,7 @@ def test_expired_validity_is_a_warning_not_an_error():
     ("    meaning:", "    nghia:", "unknown key 'nghia'"),
 ])
 def test_concept_problems_point_at_the_line(content_copy: Path, old: str, new: str, message: str):
-    path = content_copy / "concepts.yml"
-    edit(path, old, new)
-    found = [e for e in errors(content_copy) if message in e]
-    assert found and found[0].startswith(f"{path}:"), errors(content_copy)
-    assert int(found[0].split(":")[1]) > 1
+    assert_problem_in_file(content_copy, content_copy / "concepts.yml", old, new, message)
 
 
 def test_a_word_in_two_concepts_is_an_error_and_a_repeat_a_warning(content_copy: Path):

@@ -7,7 +7,7 @@ import pytest
 
 from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
-from tests.content.test_validate import edit, errors
+from tests.content.test_validate import assert_problem_in_file, edit, errors
 
 
 @pytest.mark.parametrize("old, new, message", [
@@ -25,12 +25,7 @@ from tests.content.test_validate import edit, errors
     ('check_question: "Anh', 'check_question: ""\nx: "Anh', "'check_question' must be text"),
 ])
 def test_danger_problems_name_the_file_and_line(content_copy: Path, old: str, new: str, message: str):
-    path = content_copy / "danger.yml"
-    edit(path, old, new)
-    found = [e for e in errors(content_copy) if message in e]
-    assert found, errors(content_copy)
-    assert found[0].startswith(f"{path}:")
-    assert int(found[0].split(":")[1]) > 1
+    assert_problem_in_file(content_copy, content_copy / "danger.yml", old, new, message)
 
 
 def test_missing_danger_file_is_an_error(content_copy: Path):
