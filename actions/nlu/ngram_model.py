@@ -90,7 +90,7 @@ class NgramFeatures:
 
 class NgramModel:
     """Labels, feature blocks and the linear layer; `probabilities` is a softmax over labels.
-    With `concepts` (the editors' concepts.yml), each text carries its concepts' names first."""
+    With `concepts` (the editors' concepts.yml), each text gets the names of the concepts it says."""
 
     def __init__(self, features: List[NgramFeatures], labels: List[str], coef: np.ndarray, intercept: np.ndarray,
                  concepts: Optional[Mapping[str, Sequence[str]]] = None):
