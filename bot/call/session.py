@@ -190,12 +190,6 @@ class CallSession:
         self.handoff = None
         await self._handle(TransferFailed(t_ms / 1000, why))
 
-    async def audio_out(self, t_ms: float) -> AudioFrame | None:
-        """The next 20 ms of the bot's voice (None: silence), the policy told when an utterance ends."""
-        frame, finished = self.next_frame()
-        await self.frame_sent(t_ms, finished)
-        return frame
-
     def next_frame(self) -> tuple[AudioFrame | None, str | None]:
         """The next 20 ms of the bot's voice (None: silence) and the id of an utterance it ends.
         Taking a frame never waits: a live call sends it in its slot, then `frame_sent`."""
