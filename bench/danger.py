@@ -4,8 +4,10 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev split (data/eval/danger_dev.yml) is for tuning phrases; the test split
-(danger_test.yml) is only measured, and its misses are never printed.
+The dev splits (data/eval/danger_dev3.yml, dev4, dev5) are for tuning phrases; the test split
+(danger_test.yml) is only measured, and its misses are never printed. The first two writers'
+splits (dev, dev2) became training material on 2026-12-07 (danger.yml examples and not_danger,
+the routing and out-of-scope intents' examples): their sentences are in git history.
 """
 from __future__ import annotations
 
@@ -20,11 +22,15 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev, dev2 and dev3: three blind writers' splits, for tuning (their mistakes are printed); test: sealed.
-SPLITS = {"dev": ROOT / "data/eval/danger_dev.yml", "dev2": ROOT / "data/eval/danger_dev2.yml",
-          "dev3": ROOT / "data/eval/danger_dev3.yml", "test": ROOT / "data/eval/danger_test.yml"}
+# dev3, dev4 and dev5: three blind writers' splits, for tuning (their mistakes are printed); test: sealed.
+SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/danger_dev4.yml",
+          "dev5": ROOT / "data/eval/danger_dev5.yml", "test": ROOT / "data/eval/danger_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
+# FAQ entries whose subject is a benefit in its own right, not COVID support: an answer from one
+# of them to a question about that benefit (the writers' `note`) is not "a COVID entry".
+# cdhd_tro_cap_that_nghiep tells where and when to file for unemployment benefit.
+BENEFIT_ENTRIES = {"cdhd_tro_cap_that_nghiep": "unemployment"}
 
 
 def load_split(path: Path) -> dict[str, list[dict]]:
@@ -108,6 +114,8 @@ def brain_outcome(reply, section: str, item: dict) -> str:
     if section == "routing":
         return "right_branch" if reply.action == "transfer" and reply.branch == item["branch"] else "other"
     if section == "other_benefit":
+        if reply.action == "answer" and BENEFIT_ENTRIES.get(reply.faq_id or "", "\0") in str(item.get("note", "")):
+            return "benefit_entry"
         return "covid_answer" if reply.action == "answer" else "not_answered"
     return "ordinary"
 
@@ -146,6 +154,11 @@ async def run_brain(settings) -> dict:
                                 # The caller answers the question: "có" must put them through.
                                 yes = await client.turn(conversation, "có")
                                 c["through_after_yes"] += yes.reason.startswith("danger:")
+                            elif outcome == "asked":
+                                # An ordinary caller answers "không": the call carries on with what
+                                # their sentence would have got (a branch, an answer, a question).
+                                no = await client.turn(conversation, "không")
+                                c["after_no_" + brain_outcome(no, section, item)] += 1
                             if name != "test" and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
                                 misses.append(f"{section}/{outcome}: {text} -> {reply.action} {reply.intent} "
                                               f"{reply.faq_id or ''} {reply.branch or ''}")
@@ -160,8 +173,16 @@ async def run_brain(settings) -> dict:
                         "false_alarms": {sec: {"n": counts[sec]["n"], "alarms": counts[sec]["false_alarm"]}
                                          for sec in ORDINARY},
                         "routing_right_branch": counts["routing"]["right_branch"] / counts["routing"]["n"],
+                        # ... counting the callers asked first who answered "không" and then got it
+                        "routing_right_branch_after_question":
+                            (counts["routing"]["right_branch"] + counts["routing"]["after_no_right_branch"])
+                            / counts["routing"]["n"],
+                        "other_benefit_answered_with_benefit_entry":
+                            (counts["other_benefit"]["benefit_entry"] + counts["other_benefit"]["after_no_benefit_entry"])
+                            / counts["other_benefit"]["n"],
                         "other_benefit_answered_with_covid_entry":
-                            counts["other_benefit"]["covid_answer"] / counts["other_benefit"]["n"],
+                            (counts["other_benefit"]["covid_answer"] + counts["other_benefit"]["after_no_covid_answer"])
+                            / counts["other_benefit"]["n"],
                         **({"mistakes": misses} if name != "test" else {}),
                     }
             # Everyday Vietnamese nobody would call danger: the transcripts of the real recordings.
@@ -202,9 +223,12 @@ def _pct(x: float) -> str:
 
 def section(r: dict) -> str:
     lines = ["## Safety net (people in danger routed before any answer)", "",
-             "Blind splits in callers' words, written by two writers who saw no phrase list or training",
-             "example: `data/eval/danger_dev.yml` (phrases and the model's threshold were tuned on it, so",
-             "its figures are optimistic) and `data/eval/danger_test.yml` (sealed: only measured). Garbled:",
+             "Blind splits in callers' words, each by a writer who saw no phrase list or training example:",
+             "`data/eval/danger_dev3.yml`, `danger_dev4.yml` (elderly northern callers) and `danger_dev5.yml`",
+             "(younger callers, typed slang) for tuning (phrases and thresholds were tuned on them, so their",
+             "figures are optimistic; dev4 and dev5 were first measured before any tuning, see docs/safety.md),",
+             "and `data/eval/danger_test.yml` (sealed: only measured). The first two writers' splits are now",
+             "training material. Garbled:",
              "the same sentences through the noise channel (bot/noise/channel.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
              "Whole brain (the danger net's phrases, then its model, then the FAQ classifier):", "",
@@ -212,7 +236,13 @@ def section(r: dict) -> str:
              "danger, below its transfer threshold, so the bot asks first (danger.yml `check_question`);",
              "the benchmark then answers \"có\" and counts the transfers that follow. Caught = both.",
              "",
-             "| split | people in danger caught | put through at once | asked first (then put through on \"có\") | to a person instead | missed | ordinary callers put through to 115 (ordinary / routing / other benefits) | ordinary callers asked | symptoms & testing to branch 3 / 2 | other benefits answered with a COVID entry |",
+             "Symptoms and testing: the share that reaches branch 3 or 2 at once, then counting the callers",
+             "asked first who answer \"không\" and are then put through to the branch (one question more).",
+             "Other benefits answered with a COVID entry: at once or after that \"không\"; an unemployment",
+             "benefit question answered by the FAQ's entry on filing for unemployment benefit is not counted",
+             "(in brackets: how many were).",
+             "",
+             "| split | people in danger caught | put through at once | asked first (then put through on \"có\") | to a person instead | missed | ordinary callers put through to 115 (ordinary / routing / other benefits) | ordinary callers asked | symptoms & testing to branch 3 / 2 (at once / after the question) | other benefits answered with a COVID entry |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, modes in r["brain"].items():
         if name == "everyday":
@@ -224,7 +254,9 @@ def section(r: dict) -> str:
                          f"| {_pct(v['danger_to_a_person'])} | {_pct(v['danger_missed'])} | "
                          + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values()) + " | "
                          + " / ".join(f"{a['asked']} of {a['n']}" for a in asked.values())
-                         + f" | {_pct(v['routing_right_branch'])} | {_pct(v['other_benefit_answered_with_covid_entry'])} |")
+                         + f" | {_pct(v['routing_right_branch'])} / {_pct(v['routing_right_branch_after_question'])} "
+                         f"| {_pct(v['other_benefit_answered_with_covid_entry'])} "
+                         f"({_pct(v.get('other_benefit_answered_with_benefit_entry', 0.0))}) |")
     everyday = r["brain"].get("everyday")
     if everyday:
         lines += ["", f"Everyday sentences (the {everyday['n']} distinct transcripts of ../shared/speech: news, read "
@@ -238,7 +270,7 @@ def section(r: dict) -> str:
             fa = v["false_alarms"]
             lines.append(f"| {name}, {mode} | {_pct(v['routed'])} | {_pct(v['right_kind'])} | "
                          + " / ".join(f"{f['alarms']} of {f['n']}" for f in fa.values()) + " |")
-    dev = r["brain"].get("dev", {}).get("clean", {})
+    dev = r["brain"].get("dev5", {}).get("clean", {})
     if dev.get("mistakes"):
         # Dev only: the test split's mistakes are never printed, so nobody writes phrases against them.
         lines += ["", "Dev mistakes (clean; the test split's stay unprinted):", ""]
