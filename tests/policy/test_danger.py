@@ -111,15 +111,15 @@ def test_a_failed_transfer_repeats_the_number_and_keeps_the_line(call: Call, kb)
 
 def test_the_brains_danger_decision_is_handled_like_the_gateways(call: Call, kb):
     call.listening()
-    call.say("lửa bén lên rồi cả nhà kẹt trên tầng bốn")
+    call.say("ngọn lửa liếm lên tận tầng bốn cả nhà kẹt trên đó")  # no editors' phrase
     actions = call.brain("transfer", kb.danger.kind("fire").message, branch=1, reason="danger:fire")
     assert only(actions, Say).interruptible is False
-    assert call.key("1")[-1] == Transfer(1, "keypad", ["lửa bén lên rồi cả nhà kẹt trên tầng bốn"])
+    assert call.key("1")[-1] == Transfer(1, "keypad", ["ngọn lửa liếm lên tận tầng bốn cả nhà kẹt trên đó"])
 
 
 def test_a_failed_transfer_after_the_brains_danger_decision_repeats_the_number(call: Call, kb):
     call.listening()
-    call.say("lửa bén lên rồi")
+    call.say("ngọn lửa liếm lên rồi")
     call.brain("transfer", kb.danger.kind("fire").message, branch=1, reason="danger:fire")
     call.finish()
     say = only(call.send(TransferFailed(call.t + 1, "busy")), Say)
