@@ -48,7 +48,8 @@ def score(split: dict[str, list[dict]], kind_of: Callable[[str], str | None], *,
           show_misses: bool) -> dict:
     """`kind_of(text)`: the kind of danger the system saw (any string), or None."""
     danger = split["danger"]
-    seen = [kind_of(t) for t in _texts(danger, garbled, seed=11)]
+    texts = _texts(danger, garbled, seed=11)
+    seen = [kind_of(t) for t in texts]
     per_kind: dict[str, Counter] = {}
     for item, kind in zip(danger, seen):
         c = per_kind.setdefault(item["kind"], Counter())
@@ -64,7 +65,6 @@ def score(split: dict[str, list[dict]], kind_of: Callable[[str], str | None], *,
                      for k, c in sorted(per_kind.items())},
         "false_alarms": {},
     }
-    texts = _texts(danger, garbled, seed=11)
     if show_misses:
         result["missed"] = [t for t, k in zip(texts, seen) if k is None]
     for section in ORDINARY:
@@ -115,7 +115,8 @@ def brain_outcome(reply, section: str, item: dict) -> str:
     if section == "routing":
         return "right_branch" if reply.action == "transfer" and reply.branch == item["branch"] else "other"
     if section == "other_benefit":
-        if reply.action == "answer" and BENEFIT_ENTRIES.get(reply.faq_id or "", "\0") in str(item.get("note", "")):
+        subject = BENEFIT_ENTRIES.get(reply.faq_id or "")
+        if reply.action == "answer" and subject and subject in str(item.get("note", "")):
             return "benefit_entry"
         return "covid_answer" if reply.action == "answer" else "not_answered"
     return "ordinary"
