@@ -153,6 +153,12 @@ class PhraseIndex:
                 found.append((self.phrases[n], span))
         return found
 
+    def said_just_before(self, words: Sequence[Syllable], at: int, bare_mode: bool) -> bool:
+        """One of the phrases is said word for word (no wrong tone, no extra word) right before
+        words[at]. For short function words ("không", "chưa"), even typed without diacritics."""
+        return any(_match_from(words, at - len(p.words), p.words, bare_mode, 0, 0) == at
+                   for p in self.phrases if len(p.words) <= at)
+
 
 def typed_bare(words: Sequence[Syllable]) -> bool:
     """The sentence was typed without diacritics (its words then match on their bare letters)."""

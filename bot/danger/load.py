@@ -6,6 +6,7 @@ one-word phrase of one or two letters), and keep the spoken texts speakable.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ FILE_NAME = "danger.yml"
 KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
              "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
-TOP_KEYS = {"asking_about_support", "not_danger", "check_question", "dangers"}
+TOP_KEYS = {"asking_about_support", "negations", "not_danger", "check_question", "dangers"}
 
 
 def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
@@ -45,6 +46,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
         if key not in TOP_KEYS:
             out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (allowed: {', '.join(sorted(TOP_KEYS))})")
     asking = _phrase_list(data, "asking_about_support", path, out, "asking_about_support")
+    negations = _phrase_list(data, "negations", path, out, "negations", short_ok=True)
     not_danger = _examples(data, path, out, "not_danger", key="not_danger")
     kinds: list[DangerKind] = []
     seen: dict[str, int] = {}
@@ -64,7 +66,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
         out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
         return None
     check = _check_question(data, path, out)
-    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check)
+    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check, negations)
     _check_reachable(net, out, data.key_lines.get("not_danger", 1))
     return net
 
@@ -143,7 +145,8 @@ def _examples(entry: LineDict, path: Path, out: Collector, what: str, key: str) 
     return tuple(result)
 
 
-def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: str) -> tuple[str, ...]:
+def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: str,
+                 short_ok: bool = False) -> tuple[str, ...]:
     raw = entry.get(key)
     if raw is None:
         return ()
@@ -165,7 +168,7 @@ def _phrase_list(entry: LineDict, key: str, path: Path, out: Collector, what: st
         if not words:
             out.error(path, item_line, f"{what}: '{item}' has no words")
             continue
-        if len(words) == 1 and len(words[0].bare) <= 2 and not text.isdigit():
+        if len(words) == 1 and len(words[0].bare) <= 2 and not text.isdigit() and not short_ok:
             out.error(path, item_line, f"{what}: '{item}' is too short to mean danger on its own; write the phrase around it")
             continue
         if text in seen:
@@ -187,6 +190,7 @@ def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> No
         if found and not found.asking:
             out.warn(path, not_danger_line, f"not_danger: '{sentence}' is taken for danger '{found.kind.id}' by the phrase "
                      f"'{found.phrase}'; add an exception or sharpen the phrase")
+    _check_negations(net, matcher, out)
     for kind in net.kinds:
         for phrase in (*kind.phrases, *kind.weak_phrases):
             found = matcher.find(phrase)
@@ -196,3 +200,19 @@ def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> No
             elif found.kind.id != kind.id:
                 out.warn(kind.file, kind.line, f"danger '{kind.id}': '{phrase}' is caught first by "
                          f"'{found.kind.id}' ('{found.phrase}'); the caller hears that kind's message")
+
+
+def _check_negations(net: DangerNet, matcher: DangerMatcher, out: Collector) -> None:
+    """A negation cancels the phrase after it; where that leaves one of a kind's own examples
+    without its phrase ("chưa cấp cứu kịp" is danger), the editor writes the phrase with the
+    negation in it."""
+    if not net.negations:
+        return
+    without = DangerMatcher(dataclasses.replace(net, negations=()))
+    for kind in net.kinds:
+        for example in kind.examples:
+            plain = without.find(example)
+            if plain is not None and matcher.find(example) is None:
+                out.warn(kind.file, kind.line, f"danger '{kind.id}': in the example '{example}' the phrase "
+                         f"'{plain.phrase}' follows a negation and does not count; if the negated words mean "
+                         "danger, add them as a phrase of their own")

@@ -2,7 +2,8 @@
 
 The matching rules (tone marks, northern merges, text typed without diacritics, one wrong tone,
 one extra word) are bot/phrases.py's, shared with the brain's concepts.
-A match that overlaps one of the kind's exceptions does not count; a weak phrase does not count in a
+A match that overlaps one of the kind's exceptions, or that follows a negation ("không khó thở"),
+does not count; a weak phrase does not count in a
 sentence that asks about support ("tiền cấp cứu có được hỗ trợ không"), and a strong one there is
 marked `asking`: the caller is asked whether they are in danger rather than put through at once.
 """
@@ -39,6 +40,7 @@ class DangerMatcher:
     def __init__(self, net: DangerNet) -> None:
         self.net = net
         self._asking = PhraseIndex(net.asking)
+        self._negations = PhraseIndex(net.negations)
         self._kinds = [(k, PhraseIndex(k.phrases), PhraseIndex(k.weak_phrases), PhraseIndex(k.exceptions))
                        for k in net.kinds]
 
@@ -56,6 +58,8 @@ class DangerMatcher:
                     if excepted is None:
                         excepted = [span for _, span in exceptions.said(words, bare_mode)]
                     if any(a < end and start < b for start, end in excepted):
+                        continue
+                    if self._negations.said_just_before(words, a, bare_mode):
                         continue
                     if asking is None:
                         asking = bool(self._asking.said(words, bare_mode))

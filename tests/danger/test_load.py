@@ -54,3 +54,11 @@ def test_the_check_question_reaches_the_net_and_its_absence_is_a_warning(content
     kb, problems = load_knowledge_base(content_copy)
     assert kb is not None and kb.danger.check_question == ""
     assert any("no 'check_question'" in str(p) and p.severity == "warning" for p in problems)
+
+
+def test_an_example_whose_phrase_a_negation_cancels_is_a_warning(content_copy: Path):
+    example = "ông ấy chưa cấp cứu kịp, nằm im ngoài sân"
+    edit(content_copy / "danger.yml", "    examples:\n", f"    examples:\n      - \"{example}\"\n")
+    _, problems = load_knowledge_base(content_copy)
+    warned = [str(p) for p in problems if example in str(p)]
+    assert warned and "follows a negation" in warned[0] and "'cấp cứu'" in warned[0], warned

@@ -60,6 +60,26 @@ def test_ordinary_questions_are_not_danger(matcher: DangerMatcher, text: str):
     assert matcher.find(text) is None
 
 
+@pytest.mark.parametrize("text", [
+    "bé nhà tôi ho ba hôm nay nhưng không khó thở, có cần đi khám không",
+    "mẹ tôi đo SpO2 chín sáu, chưa thấy khó thở gì cả",
+    "e bi mat vi giac, ko kho tho, ko sot",  # typed without diacritics: "ko" still negates
+    "bố tôi không hề khó thở chỉ hơi mệt",
+])
+def test_a_negation_just_before_a_phrase_cancels_it(matcher: DangerMatcher, text: str):
+    assert matcher.find(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "mẹ tôi khó thở lắm, không nói được nữa",  # the negation follows the phrase
+    "không biết làm sao, chồng tôi khó thở quá",  # a word between them
+    "con tôi gọi không tỉnh",  # the negation inside an editors' phrase
+])
+def test_danger_near_a_negation_still_counts(matcher: DangerMatcher, text: str):
+    found = matcher.find(text)
+    assert found is not None and found.kind.id == "medical"
+
+
 def test_two_wrong_tones_or_a_wrong_tone_and_a_gap_do_not_match():
     kind = DangerKind("k", "một một năm", 1, "gọi một một năm", "gọi một một năm", ("không muốn sống",))
     m = DangerMatcher(DangerNet((kind,)))
