@@ -120,7 +120,8 @@ def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_int
 class DangerDetector(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"threshold": 0.4, "ask_threshold": None, "ask_min_words": 5, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
+        return {"threshold": 0.4, "ask_threshold": None, "unanswered_ask_threshold": None,
+                "unanswered_intents": ["out_of_scope", "nlu_fallback"], "ask_min_words": 5, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
                 "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -176,7 +177,8 @@ class DangerDetector(GraphComponent, IntentClassifier):
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
         for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
-            found = self.detect(text, probs)
+            unanswered = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) in self.config["unanswered_intents"]
+            found = self.detect(text, probs, unanswered)
             sure = found is not None and (found[2].startswith("phrase:") or found[1] >= float(self.config["threshold"]))
             if found and not sure and len(text.split()) < int(self.config["ask_min_words"]):
                 # "cái thứ nhất", "mấy giờ rồi": a suspicion on three or four words is too little
@@ -197,9 +199,10 @@ class DangerDetector(GraphComponent, IntentClassifier):
             message.set(INTENT, {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
-    def detect(self, text: str, probs: np.ndarray) -> Optional[Tuple[str, float, str]]:
+    def detect(self, text: str, probs: np.ndarray, unanswered: bool = False) -> Optional[Tuple[str, float, str]]:
         """(kind, confidence, how) or None; `probs` from self.model for this text. A model
-        detection below `threshold` (at least `ask_threshold`) is a suspicion to ask about."""
+        detection below `threshold` (at least `ask_threshold`, or `unanswered_ask_threshold` when
+        the FAQ has no answer for the turn) is a suspicion to ask about."""
         found = self.matcher.find(text)
         if found and (not found.asking or not self.net.check_question):
             return found.kind.id, 1.0, f"phrase:{found.phrase}"
@@ -218,7 +221,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
             return None
         by_label = dict(zip(self.model.labels, probs.tolist()))
         p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
-        if p_danger < self._ask_threshold():
+        if p_danger < self._ask_threshold(unanswered):
             return None
         kind = max((k.id for k in self.net.kinds), key=lambda k: by_label.get(k, 0.0))
         if p_danger < float(self.config["threshold"]) and by_label.get(kind, 0.0) < 0.5 * p_danger \
@@ -228,9 +231,13 @@ class DangerDetector(GraphComponent, IntentClassifier):
             kind = GENERAL_KIND
         return kind, p_danger, "model"
 
-    def _ask_threshold(self) -> float:
+    def _ask_threshold(self, unanswered: bool) -> float:
+        """A caller the FAQ cannot answer would hear "no information" or "please say it again":
+        asking them about danger costs little, so the suspicion may be weaker there."""
         threshold = float(self.config["threshold"])
         ask = self.config.get("ask_threshold")
+        if unanswered and self.config.get("unanswered_ask_threshold") is not None:
+            ask = min(float(self.config["unanswered_ask_threshold"]), float(ask if ask is not None else threshold))
         if ask is None or not (self.net and self.net.check_question):
             return threshold  # nothing to ask with: only sure detections count
         return min(float(ask), threshold)
