@@ -153,6 +153,16 @@ class PhraseIndex:
                 found.append((self.phrases[n], span))
         return found
 
+    def said_everywhere(self, words: Sequence[Syllable], bare_mode: bool) -> list[tuple[int, int]]:
+        """Every span where one of the phrases is said (not only each phrase's first), in order."""
+        found = set()
+        for at, word in enumerate(words):
+            for n in self._by_key.get((bare_mode, _key(word, bare_mode)), ()):
+                span = _spans(words, self.phrases[n], bare_mode, (at,))
+                if span is not None:
+                    found.add(span)
+        return sorted(found)
+
     def said_just_before(self, words: Sequence[Syllable], at: int, bare_mode: bool) -> bool:
         """One of the phrases is said word for word (no wrong tone, no extra word) right before
         words[at]. For short function words ("không", "chưa"), even typed without diacritics."""

@@ -22,7 +22,7 @@ FILE_NAME = "danger.yml"
 KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
              "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
-TOP_KEYS = {"asking_about_support", "negations", "not_danger", "check_question", "dangers"}
+TOP_KEYS = {"asking_about_support", "topic_changes", "negations", "not_danger", "check_question", "dangers"}
 
 
 def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
@@ -47,6 +47,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
             out.error(path, data.key_lines.get(str(key), 1), f"unknown top-level key '{key}' (allowed: {', '.join(sorted(TOP_KEYS))})")
     asking = _phrase_list(data, "asking_about_support", path, out, "asking_about_support")
     negations = _phrase_list(data, "negations", path, out, "negations", short_ok=True)
+    topic_changes = _phrase_list(data, "topic_changes", path, out, "topic_changes")
     not_danger = _examples(data, path, out, "not_danger", key="not_danger")
     kinds: list[DangerKind] = []
     seen: dict[str, int] = {}
@@ -66,7 +67,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
         out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
         return None
     check = _check_question(data, path, out)
-    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check, negations)
+    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check, negations, topic_changes)
     _check_reachable(net, out, data.key_lines.get("not_danger", 1))
     return net
 

@@ -6,6 +6,7 @@ A match that overlaps one of the kind's exceptions, or that follows a negation (
 does not count; a weak phrase does not count in a
 sentence that asks about support ("tiền cấp cứu có được hỗ trợ không"), and a strong one there is
 marked `asking`: the caller is asked whether they are in danger rather than put through at once.
+Asking words count unless a change of topic ("à mà khoan") comes between them and the danger.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import weakref
 from dataclasses import dataclass
 
 from bot.danger.model import DangerKind, DangerNet
-from bot.phrases import PhraseIndex, syllables, typed_bare
+from bot.phrases import PhraseIndex, Syllable, syllables, typed_bare
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class DangerMatcher:
         self.net = net
         self._asking = PhraseIndex(net.asking)
         self._negations = PhraseIndex(net.negations)
+        self._topic_changes = PhraseIndex(net.topic_changes)
         self._kinds = [(k, PhraseIndex(k.phrases), PhraseIndex(k.weak_phrases), PhraseIndex(k.exceptions))
                        for k in net.kinds]
 
@@ -50,7 +52,7 @@ class DangerMatcher:
         if not words:
             return None
         bare_mode = typed_bare(words)
-        asking: bool | None = None  # computed only when a phrase matches
+        asking_at: list[tuple[int, int]] | None = None  # computed only when a phrase matches
         for kind, strong, weak, exceptions in self._kinds:
             excepted: list[tuple[int, int]] | None = None  # computed only when a phrase is said
             for index, is_weak in ((strong, False), (weak, True)):
@@ -61,12 +63,20 @@ class DangerMatcher:
                         continue
                     if self._negations.said_just_before(words, a, bare_mode):
                         continue
-                    if asking is None:
-                        asking = bool(self._asking.said(words, bare_mode))
+                    if asking_at is None:
+                        asking_at = self._asking.said_everywhere(words, bare_mode)
+                    asking = bool(asking_at) and self._asks_about(words, bare_mode, asking_at, a)
                     if is_weak and asking:
                         break
                     return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak, asking)
         return None
+
+    def _asks_about(self, words: list[Syllable], bare_mode: bool, asking_at: list[tuple[int, int]], danger_at: int) -> bool:
+        """Asking words count from the last change of topic before the danger words on (asking
+        words after the danger still count: "bị ngộ độc tháng trước, bảo hiểm có trả không")."""
+        since = max((end for _, end in self._topic_changes.said_everywhere(words, bare_mode) if end <= danger_at),
+                    default=0)
+        return any(start >= since for start, _ in asking_at)
 
 
 # Keyed by the net object itself (weakly): a reloaded danger.yml is a new net and gets its own.

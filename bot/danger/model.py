@@ -40,13 +40,18 @@ class DangerNet:
     # Said just before a phrase, these cancel it ("không khó thở" is a symptom question, not
     # danger). A phrase that means danger with its negation is written with it ("gọi không tỉnh").
     negations: tuple[str, ...] = ()
+    # With these a caller drops what they were asking and says something else ("tôi hỏi tiền hỗ
+    # trợ, à mà khoan, nhà bên cạnh đang cháy"): asking words before one do not make the danger
+    # after it a question about support.
+    topic_changes: tuple[str, ...] = ()
 
     def kind(self, kind_id: str) -> DangerKind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
 
     def as_dict(self) -> dict:
         """JSON-ready form (saved inside the Rasa model, so a swap brings the phrases live)."""
-        return {"asking": list(self.asking), "negations": list(self.negations), "not_danger": list(self.not_danger),
+        return {"asking": list(self.asking), "negations": list(self.negations),
+                "topic_changes": list(self.topic_changes), "not_danger": list(self.not_danger),
                 "check_question": self.check_question, "kinds": [
             {"id": k.id, "number": k.number, "transfer": k.transfer, "message": k.message,
              "transfer_failed": k.transfer_failed, "phrases": list(k.phrases),
@@ -63,4 +68,5 @@ class DangerNet:
             examples=tuple(k.get("examples", ())))
             for k in data["kinds"])
         return cls(kinds, tuple(data.get("asking", ())), not_danger=tuple(data.get("not_danger", ())),
-                   check_question=str(data.get("check_question") or ""), negations=tuple(data.get("negations", ())))
+                   check_question=str(data.get("check_question") or ""), negations=tuple(data.get("negations", ())),
+                   topic_changes=tuple(data.get("topic_changes", ())))

@@ -104,6 +104,18 @@ def test_weak_phrase_yields_to_a_question_about_support():
     assert m.find("khó thở có được hỗ trợ không") is not None  # a strong phrase always counts
 
 
+@pytest.mark.parametrize("text, asking", [
+    ("tôi gọi hỏi tiền hỗ trợ hộ kinh doanh, à mà khoan, nhà bên cạnh đang cháy to lắm", False),
+    ("tien ho tro bao gio co, a ma thoi, chong em vua bi may cat dut tay mau phun ra", False),  # no diacritics
+    ("tôi hỏi tiền hỗ trợ, nhưng mà năm ngoái có thằng cầm dao vào nhà tôi", True),  # asking words after the change
+    ("có thằng cầm dao vào nhà tôi hồi năm ngoái, nhưng mà giờ có được hỗ trợ không", True),  # the change after the danger
+    ("tôi hỏi tiền hỗ trợ, nhà bên cạnh đang cháy", True),  # no change of topic
+])
+def test_a_change_of_topic_ends_a_question_about_support(matcher: DangerMatcher, text: str, asking: bool):
+    found = matcher.find(text)
+    assert found is not None and found.asking is asking
+
+
 def test_syllable_sounds():
     assert syllable("trời").sound == syllable("chời").sound
     assert syllable("lửa").sound == syllable("nửa").sound
