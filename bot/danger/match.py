@@ -14,7 +14,7 @@ import weakref
 from dataclasses import dataclass
 
 from bot.danger.model import DangerKind, DangerNet
-from bot.phrases import PhraseIndex, Syllable, syllables, typed_bare
+from bot.phrases import PhraseIndex, syllables, typed_bare
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class DangerMatcher:
             return None
         bare_mode = typed_bare(words)
         asking_at: list[tuple[int, int]] | None = None  # computed only when a phrase matches
+        changes_at: list[tuple[int, int]] = []
         for kind, strong, weak, exceptions in self._kinds:
             excepted: list[tuple[int, int]] | None = None  # computed only when a phrase is said
             for index, is_weak in ((strong, False), (weak, True)):
@@ -65,18 +66,19 @@ class DangerMatcher:
                         continue
                     if asking_at is None:
                         asking_at = self._asking.said_everywhere(words, bare_mode)
-                    asking = bool(asking_at) and self._asks_about(words, bare_mode, asking_at, a)
+                        changes_at = self._topic_changes.said_everywhere(words, bare_mode) if asking_at else []
+                    asking = _asks_about(asking_at, changes_at, a)
                     if is_weak and asking:
                         break
                     return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak, asking)
         return None
 
-    def _asks_about(self, words: list[Syllable], bare_mode: bool, asking_at: list[tuple[int, int]], danger_at: int) -> bool:
-        """Asking words count from the last change of topic before the danger words on (asking
-        words after the danger still count: "bị ngộ độc tháng trước, bảo hiểm có trả không")."""
-        since = max((end for _, end in self._topic_changes.said_everywhere(words, bare_mode) if end <= danger_at),
-                    default=0)
-        return any(start >= since for start, _ in asking_at)
+
+def _asks_about(asking_at: list[tuple[int, int]], changes_at: list[tuple[int, int]], danger_at: int) -> bool:
+    """Asking words count from the last change of topic before the danger words on (asking words
+    after the danger still count: "bị ngộ độc tháng trước, bảo hiểm có trả không")."""
+    since = max((end for _, end in changes_at if end <= danger_at), default=0)
+    return any(start >= since for start, _ in asking_at)
 
 
 # Keyed by the net object itself (weakly): a reloaded danger.yml is a new net and gets its own.
