@@ -4,7 +4,7 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev splits (data/eval/danger_dev3.yml to dev8) are for tuning phrases; the test split
+The dev splits (data/eval/danger_dev3.yml to dev9) are for tuning phrases; the test split
 (danger_test.yml) is only measured, and its misses are never printed. The first two writers'
 splits (dev, dev2) became training material on 2026-12-07 (danger.yml examples and not_danger,
 the routing and out-of-scope intents' examples): their sentences are in git history.
@@ -22,10 +22,11 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev3 to dev8: six blind writers' splits, for tuning (their mistakes are printed); test: sealed.
+# dev3 to dev9: seven blind writers' splits, for tuning (their mistakes are printed); test: sealed.
 SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/danger_dev4.yml",
           "dev5": ROOT / "data/eval/danger_dev5.yml", "dev6": ROOT / "data/eval/danger_dev6.yml",
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
+          "dev9": ROOT / "data/eval/danger_dev9.yml",
           "test": ROOT / "data/eval/danger_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
@@ -230,8 +231,8 @@ def section(r: dict) -> str:
              "`data/eval/danger_dev3.yml`, `danger_dev4.yml` (elderly northern callers), `danger_dev5.yml`",
              "(younger callers, typed slang), `danger_dev6.yml` (callers on behalf of others, fragments) and",
              "`danger_dev7.yml` (long-winded callers, the danger inside a long turn), `danger_dev8.yml`",
-             "(indirect: the situation told without the obvious word) for",
-             "tuning (phrases and thresholds were tuned on them, so their figures are optimistic; dev4 to dev8",
+             "(indirect: the situation told without the obvious word), `danger_dev9.yml` (short turns, 3-12 words) for",
+             "tuning (phrases and thresholds were tuned on them, so their figures are optimistic; dev4 to dev9",
              "were first measured before any tuning on them, see docs/safety.md),",
              "and `data/eval/danger_test.yml` (sealed: only measured). The first two writers' splits are now",
              "training material. Garbled:",

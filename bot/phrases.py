@@ -163,6 +163,10 @@ class PhraseIndex:
                     found.add(span)
         return sorted(found)
 
+    def said_just_after(self, words: Sequence[Syllable], at: int, bare_mode: bool) -> bool:
+        """One of the phrases is said word for word starting at words[at] (see said_just_before)."""
+        return any(_match_from(words, at, p.words, bare_mode, 0, 0) is not None for p in self.phrases)
+
     def said_just_before(self, words: Sequence[Syllable], at: int, bare_mode: bool) -> bool:
         """One of the phrases is said word for word (no wrong tone, no extra word) right before
         words[at]. For short function words ("không", "chưa"), even typed without diacritics."""

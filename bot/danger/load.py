@@ -22,7 +22,7 @@ FILE_NAME = "danger.yml"
 KIND_KEYS = {"id", "number", "transfer", "message", "transfer_failed", "phrases", "weak_phrases", "except",
              "examples"}
 KIND_REQUIRED = ("id", "number", "transfer", "message", "transfer_failed", "phrases")
-TOP_KEYS = {"asking_about_support", "topic_changes", "negations", "not_danger", "check_question", "dangers"}
+TOP_KEYS = {"asking_about_support", "topic_changes", "negations", "denials", "not_danger", "check_question", "dangers"}
 
 
 def load_danger_net(content_dir: Path, branches: dict[int, str] | None = None) -> tuple[DangerNet | None, list[Problem]]:
@@ -48,6 +48,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
     asking = _phrase_list(data, "asking_about_support", path, out, "asking_about_support")
     negations = _phrase_list(data, "negations", path, out, "negations", short_ok=True)
     topic_changes = _phrase_list(data, "topic_changes", path, out, "topic_changes")
+    denials = _phrase_list(data, "denials", path, out, "denials", short_ok=True)
     not_danger = _examples(data, path, out, "not_danger", key="not_danger")
     kinds: list[DangerKind] = []
     seen: dict[str, int] = {}
@@ -67,7 +68,7 @@ def _load(path: Path, branches: set[int], out: Collector) -> DangerNet | None:
         out.error(path, data.key_lines.get("dangers", 1), "no kinds of danger declared")
         return None
     check = _check_question(data, path, out)
-    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check, negations, topic_changes)
+    net = DangerNet(tuple(kinds), asking, (path,), not_danger, check, negations, denials, topic_changes)
     _check_reachable(net, out, data.key_lines.get("not_danger", 1))
     return net
 
@@ -204,16 +205,16 @@ def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> No
 
 
 def _check_negations(net: DangerNet, matcher: DangerMatcher, out: Collector) -> None:
-    """A negation cancels the phrase after it; where that leaves one of a kind's own examples
+    """A negation cancels the phrase after it, a denial the one before it; where that leaves one of a kind's own examples
     without its phrase ("chưa cấp cứu kịp" is danger), the editor writes the phrase with the
     negation in it."""
-    if not net.negations:
+    if not (net.negations or net.denials):
         return
-    without = DangerMatcher(dataclasses.replace(net, negations=()))
+    without = DangerMatcher(dataclasses.replace(net, negations=(), denials=()))
     for kind in net.kinds:
         for example in kind.examples:
             plain = without.find(example)
             if plain is not None and matcher.find(example) is None:
                 out.warn(kind.file, kind.line, f"danger '{kind.id}': in the example '{example}' the phrase "
-                         f"'{plain.phrase}' follows a negation and does not count; if the negated words mean "
+                         f"'{plain.phrase}' is negated or denied and does not count; if the negated words mean "
                          "danger, add them as a phrase of their own")

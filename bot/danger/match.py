@@ -2,8 +2,8 @@
 
 The matching rules (tone marks, northern merges, text typed without diacritics, one wrong tone,
 one extra word) are bot/phrases.py's, shared with the brain's concepts.
-A match that overlaps one of the kind's exceptions, or that follows a negation ("không khó thở"),
-does not count; a weak phrase does not count in a
+A match that overlaps one of the kind's exceptions, follows a negation ("không khó thở") or is
+denied ("cấp cứu gì đâu") does not count; a weak phrase does not count in a
 sentence that asks about support ("tiền cấp cứu có được hỗ trợ không"), and a strong one there is
 marked `asking`: the caller is asked whether they are in danger rather than put through at once.
 Asking words count unless a change of topic ("à mà khoan") comes between them and the danger.
@@ -42,6 +42,7 @@ class DangerMatcher:
         self.net = net
         self._asking = PhraseIndex(net.asking)
         self._negations = PhraseIndex(net.negations)
+        self._denials = PhraseIndex(net.denials)
         self._topic_changes = PhraseIndex(net.topic_changes)
         self._kinds = [(k, PhraseIndex(k.phrases), PhraseIndex(k.weak_phrases), PhraseIndex(k.exceptions))
                        for k in net.kinds]
@@ -62,7 +63,8 @@ class DangerMatcher:
                         excepted = [span for _, span in exceptions.said(words, bare_mode)]
                     if any(a < end and start < b for start, end in excepted):
                         continue
-                    if self._negations.said_just_before(words, a, bare_mode):
+                    if self._negations.said_just_before(words, a, bare_mode) or \
+                            self._denials.said_just_after(words, b, bare_mode):
                         continue
                     if asking_at is None:
                         asking_at = self._asking.said_everywhere(words, bare_mode)

@@ -40,6 +40,8 @@ class DangerNet:
     # Said just before a phrase, these cancel it ("không khó thở" is a symptom question, not
     # danger). A phrase that means danger with its negation is written with it ("gọi không tỉnh").
     negations: tuple[str, ...] = ()
+    # Said just after a phrase, these deny it ("cấp cứu gì đâu, tôi hỏi tiền").
+    denials: tuple[str, ...] = ()
     # With these a caller drops what they were asking and says something else ("tôi hỏi tiền hỗ
     # trợ, à mà khoan, nhà bên cạnh đang cháy"): asking words before one do not make the danger
     # after it a question about support.
@@ -50,7 +52,7 @@ class DangerNet:
 
     def as_dict(self) -> dict:
         """JSON-ready form (saved inside the Rasa model, so a swap brings the phrases live)."""
-        return {"asking": list(self.asking), "negations": list(self.negations),
+        return {"asking": list(self.asking), "negations": list(self.negations), "denials": list(self.denials),
                 "topic_changes": list(self.topic_changes), "not_danger": list(self.not_danger),
                 "check_question": self.check_question, "kinds": [
             {"id": k.id, "number": k.number, "transfer": k.transfer, "message": k.message,
@@ -68,5 +70,5 @@ class DangerNet:
             examples=tuple(k.get("examples", ())))
             for k in data["kinds"])
         return cls(kinds, tuple(data.get("asking", ())), not_danger=tuple(data.get("not_danger", ())),
-                   check_question=str(data.get("check_question") or ""), negations=tuple(data.get("negations", ())),
+                   check_question=str(data.get("check_question") or ""), negations=tuple(data.get("negations", ())), denials=tuple(data.get("denials", ())),
                    topic_changes=tuple(data.get("topic_changes", ())))

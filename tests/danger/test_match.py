@@ -65,8 +65,11 @@ def test_ordinary_questions_are_not_danger(matcher: DangerMatcher, text: str):
     "mẹ tôi đo SpO2 chín sáu, chưa thấy khó thở gì cả",
     "e bi mat vi giac, ko kho tho, ko sot",  # typed without diacritics: "ko" still negates
     "bố tôi không hề khó thở chỉ hơi mệt",
+    "khong toi khong can cap cuu",  # "không cần" gạt đi
+    "ngộ độc gì đâu tôi hỏi hỗ trợ mà",  # denied after the phrase
+    "không cần cấp cứu đâu tôi hỏi tiền",  # not "cứu [đâu] tôi" with a word between
 ])
-def test_a_negation_just_before_a_phrase_cancels_it(matcher: DangerMatcher, text: str):
+def test_a_negation_just_before_or_a_denial_just_after_a_phrase_cancels_it(matcher: DangerMatcher, text: str):
     assert matcher.find(text) is None
 
 
