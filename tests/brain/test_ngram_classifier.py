@@ -3,25 +3,16 @@ reloaded through Rasa's own model storage in the Rasa environment. The behaviour
 model is tested through the running brain (test_dialogue.py)."""
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa/bin/python"
+from tests.brain.rasa_probe import run_probe
 
 
 @pytest.fixture(scope="module")
 def probe() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is not installed (make install)")
-    done = subprocess.run([str(RASA_PYTHON), str(Path(__file__).with_name("ngram_probe.py"))], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_probe(Path(__file__).with_name("ngram_probe.py"))
 
 
 def test_picks_the_entry_with_and_without_diacritics_and_in_decomposed_unicode(probe):
