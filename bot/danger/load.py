@@ -205,16 +205,18 @@ def _check_reachable(net: DangerNet, out: Collector, not_danger_line: int) -> No
 
 
 def _check_negations(net: DangerNet, matcher: DangerMatcher, out: Collector) -> None:
-    """A negation cancels the phrase after it, a denial the one before it; where that leaves one of a kind's own examples
-    without its phrase ("chưa cấp cứu kịp" is danger), the editor writes the phrase with the
-    negation in it."""
+    """A negation cancels the phrase after it, a denial the one before it; where that leaves one
+    of a kind's own examples without its phrase ("chưa cấp cứu kịp" is danger), the editor writes
+    the phrase with the negation in it."""
     if not (net.negations or net.denials):
         return
     without = DangerMatcher(dataclasses.replace(net, negations=(), denials=()))
     for kind in net.kinds:
         for example in kind.examples:
+            if matcher.find(example) is not None:
+                continue  # most examples: their phrase counts, no second look needed
             plain = without.find(example)
-            if plain is not None and matcher.find(example) is None:
+            if plain is not None:
                 out.warn(kind.file, kind.line, f"danger '{kind.id}': in the example '{example}' the phrase "
                          f"'{plain.phrase}' is negated or denied and does not count; if the negated words mean "
                          "danger, add them as a phrase of their own")
