@@ -28,6 +28,10 @@ SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
           "dev9": ROOT / "data/eval/danger_dev9.yml",
           "test": ROOT / "data/eval/danger_test.yml"}
+# Stories told in pieces (2-3 turns, a slow caller's pauses), by one blind writer: dev for
+# tuning, test sealed. Each conversation is one call; see run_multi.
+MULTI_SPLITS = {"multi_dev": ROOT / "data/eval/danger_multi_dev.yml",
+                "multi_test": ROOT / "data/eval/danger_multi_test.yml"}
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
 # FAQ entries whose subject is a benefit in its own right, not COVID support: an answer from one
@@ -189,6 +193,12 @@ async def run_brain(settings) -> dict:
                             / counts["other_benefit"]["n"],
                         **({"mistakes": misses} if name != "test" else {}),
                     }
+            for name, path in MULTI_SPLITS.items():
+                if path.exists():
+                    split = yaml.safe_load(path.read_text(encoding="utf-8"))
+                    out[name] = {"garbled" if garbled else "clean": await run_multi(client, split, garbled,
+                                                                                   sealed=name.endswith("test"))
+                                 for garbled in (False, True)}
             # Everyday Vietnamese nobody would call danger: the transcripts of the real recordings.
             everyday = _everyday_sentences()
             if everyday:
@@ -202,6 +212,49 @@ async def run_brain(settings) -> dict:
                                    "examples": through}
     finally:
         await stop_brain(brain)
+    return out
+
+
+async def run_multi(client, split: dict, garbled: bool, *, sealed: bool) -> dict:
+    """Each conversation as one call, turn by turn, until the bot puts the caller through or asks
+    (then the caller answers: "có" in danger, "không" otherwise, and an ordinary caller goes on).
+    Caught: put through or asked at any turn; at which turn tells what judging the pieces
+    together is worth (a story is clear only at its last piece)."""
+    import uuid
+
+    out: dict = {}
+    for section in ("danger", "safe"):
+        items = list(split.get(section) or [])
+        flat = [str(t) for item in items for t in item["turns"]]
+        flat = garbled_copy(flat, 17) if garbled else flat
+        c: Counter = Counter()
+        misses: list[str] = []
+        for item in items:
+            turns, flat = flat[:len(item["turns"])], flat[len(item["turns"]):]
+            conversation = f"bench-{uuid.uuid4().hex[:10]}"
+            outcome, at = "missed" if section == "danger" else "ordinary", 0
+            for at, text in enumerate(turns, 1):
+                reply = await client.turn(conversation, text)
+                if reply.reason.startswith("danger:"):
+                    outcome = "routed" if section == "danger" else "false_alarm"
+                elif reply.reason.startswith("danger_check:"):
+                    outcome = "asked"
+                    answer = await client.turn(conversation, "có" if section == "danger" else "không")
+                    c["through_after_yes"] += section == "danger" and answer.reason.startswith("danger:")
+                    if section == "safe":
+                        continue
+                elif section == "danger" and reply.action == "transfer":
+                    outcome = "person"
+                else:
+                    continue
+                break
+            c["n"] += 1
+            c[outcome] += 1
+            if outcome in ("routed", "asked") and section == "danger":
+                c["at_last_turn"] += at == len(turns)
+            if not sealed and outcome in ("missed", "person", "false_alarm", "asked"):
+                misses.append(f"{section}/{outcome}: " + " | ".join(turns))
+        out[section] = {**c, **({"mistakes": misses} if not sealed else {})}
     return out
 
 
@@ -252,7 +305,7 @@ def section(r: dict) -> str:
              "| split | people in danger caught | put through at once | asked first (then put through on \"có\") | to a person instead | missed | ordinary callers put through to 115 (ordinary / routing / other benefits) | ordinary callers asked | symptoms & testing to branch 3 / 2 (at once / after the question) | other benefits answered with a COVID entry |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, modes in r["brain"].items():
-        if name == "everyday":
+        if name == "everyday" or name in MULTI_SPLITS:
             continue
         for mode, v in modes.items():
             fa, asked = v["false_alarms"], v["ordinary_asked"]
@@ -264,6 +317,25 @@ def section(r: dict) -> str:
                          + f" | {_pct(v['routing_right_branch'])} / {_pct(v['routing_right_branch_after_question'])} "
                          f"| {_pct(v['other_benefit_answered_with_covid_entry'])} "
                          f"({_pct(v.get('other_benefit_answered_with_benefit_entry', 0.0))}) |")
+    multi = {name: modes for name, modes in r["brain"].items() if name in MULTI_SPLITS}
+    if multi:
+        lines += ["", "Stories told in pieces (`data/eval/danger_multi_dev.yml`, `danger_multi_test.yml`: 2-3 turns",
+                  "each, a slow caller's pauses; in two thirds of the stories no piece alone is danger). Each",
+                  "story is one call, turn by turn; the bot judges each turn on its own (judging a turn together",
+                  "with the unanswered one before it caught no one more here, docs/safety.md). Ordinary stories",
+                  "count once, at the first turn put through or asked; \"to a person instead\": an early piece",
+                  "was routed to a branch before the danger was told.", "",
+                  "| split | people in danger caught | put through | asked first (then put through on \"có\") | "
+                  "caught at the last piece | to a person instead | ordinary stories put through to 115 | ordinary asked |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, modes in multi.items():
+            for mode, v in modes.items():
+                d, o = v["danger"], v["safe"]
+                n = max(d.get("n", 0), 1)
+                lines.append(f"| {name}, {mode} | {_pct((d.get('routed', 0) + d.get('asked', 0)) / n)} "
+                             f"| {_pct(d.get('routed', 0) / n)} | {_pct(d.get('asked', 0) / n)} ({d.get('through_after_yes', 0)}) "
+                             f"| {d.get('at_last_turn', 0)} | {d.get('person', 0)} "
+                             f"| {o.get('false_alarm', 0)} of {o.get('n', 0)} | {o.get('asked', 0)} of {o.get('n', 0)} |")
     everyday = r["brain"].get("everyday")
     if everyday:
         lines += ["", f"Everyday sentences (the {everyday['n']} distinct transcripts of ../shared/speech: news, read "

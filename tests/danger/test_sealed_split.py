@@ -1,6 +1,7 @@
-"""The sealed safety split (data/eval/danger_test.yml) measures callers the model has never seen:
-none of its sentences may sit in the training material, word for word. Short ones (three words
-or fewer) are let through: "cháy rồi" is an editors' phrase as well as a caller's whole turn."""
+"""The sealed safety splits (data/eval/danger_test.yml, and the story pieces of
+danger_multi_test.yml) measure callers the model has never seen: none of their sentences may sit
+in the training material, word for word. Short ones are let through: "cháy rồi" is an editors'
+phrase as well as a caller's whole turn."""
 from __future__ import annotations
 
 import yaml
@@ -22,9 +23,21 @@ def training_sentences() -> dict[str, str]:
     return {comparable(text): where for where, texts in sources for text in texts}
 
 
+def sealed_sentences() -> set[str]:
+    """The sealed sentences of four words or more (danger_test.yml), and the story pieces of five
+    or more (danger_multi_test.yml: a four-word piece is often a stock reply to the bot, such as
+    "tôi chưa nghe kịp", which the `repeat` intent rightly trains on)."""
+    out: set[str] = set()
+    for name, words in (("danger_test.yml", 4), ("danger_multi_test.yml", 5)):
+        split = yaml.safe_load((ROOT / "data/eval" / name).read_text(encoding="utf-8"))
+        for items in split.values():
+            for item in items if isinstance(items, list) else []:
+                texts = (comparable(t) for t in item.get("turns") or [item["text"]])
+                out.update(t for t in texts if len(t.split()) >= words)
+    return out
+
+
 def test_no_sealed_sentence_is_training_material():
-    split = yaml.safe_load((ROOT / "data/eval/danger_test.yml").read_text(encoding="utf-8"))
-    sealed = {comparable(item["text"]) for items in split.values() if isinstance(items, list) for item in items}
     training = training_sentences()
-    found = [training[k] for k in sealed if len(k.split()) > 3 and k in training]
+    found = [training[k] for k in sealed_sentences() if k in training]
     assert not found, f"sealed test sentences in the training material (remove them there): {found}"
