@@ -279,6 +279,10 @@ class ActionTransfer(CallerTurn):
         return "action_transfer"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        if confidence < dialogue_settings().route_threshold:
+            # A branch on weak evidence is a caller handed over before they finished speaking.
+            return not_understood(dispatcher, tracker, "low_route_confidence")
         return transfer_for_intent(dispatcher, tracker, intent_name(tracker))
 
 

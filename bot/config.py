@@ -56,6 +56,10 @@ class DialogueSettings:
     human_branch: int = 5
     unverified_branch: int = 5  # questions whose entry is not verified yet (labour & social affairs)
     answer_threshold: float = 0.1
+    # A routing intent (a branch) below this probability: not understood, the caller is asked to
+    # say more. A slow caller's first words ("tôi ở khu chợ đồng xuân") were put through to a
+    # branch at 0.2-0.3 before the rest of the story was told (docs/safety.md, session 12).
+    route_threshold: float = 0.4
     max_misses: int = 2
     # The second FAQ entry at least this likely relative to the first: ask which one is meant.
     clarify_ratio: float = 0.6
