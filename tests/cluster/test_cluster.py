@@ -70,8 +70,8 @@ class Cluster:
 
     def diagnostics(self) -> str:
         # sipp's own account of the calls that failed comes first: the CI output keeps the head
-        logs = [self.work / f"run{self.runs}_errors.log", self.work / "out.txt", self.log_dir / "kamailio.log", self.log_dir / "gateway-1.log",
-                self.log_dir / "gateway-2.log"]
+        logs = [self.work / f"run{self.runs}_errors.log", self.work / "out.txt", self.log_dir / "kamailio.log",
+                self.log_dir / "gateway-1.log", self.log_dir / "gateway-2.log"]
         return "".join(f"\n--- {p.name} (tail) ---\n{_tail(p, 3000)}" for p in logs)
 
     def watch(self) -> None:
@@ -92,7 +92,7 @@ class Cluster:
                 # A message the scenario does not expect is ignored, not the end of the call, as a
                 # phone would: Kamailio relays replies in parallel workers, so on a busy machine a
                 # gateway's 180 can arrive after its 200 OK (seen in CI). A call still ends well
-                # only on a 200 to its BYE; a dead gateway's calls fail when the BYE's retries run out.
+                # only on a 200 to its BYE; a dead gateway's calls end on Kamailio's 408 to it.
                 "-default_behaviors", "-abortunexp",
                 "-timeout", "40s", "-timeout_error", "-nostdin", "-trace_err", "-error_file",
                 str(self.work / f"{tag}_errors.log"), "-trace_msg", "-message_file", str(messages)]
