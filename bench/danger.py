@@ -11,6 +11,7 @@ the routing and out-of-scope intents' examples): their sentences are in git hist
 """
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -130,8 +131,6 @@ def brain_outcome(reply, section: str, item: dict) -> str:
 
 async def run_brain(settings) -> dict:
     """Every split sentence as the first turn of a new call to the running brain (bench port)."""
-    import uuid
-
     from bot.brain.client import BrainClient
     from bot.brain.servers import start_brain, stop_brain
 
@@ -220,8 +219,6 @@ async def run_multi(client, split: dict, garbled: bool, *, sealed: bool) -> dict
     (then the caller answers: "có" in danger, "không" otherwise, and an ordinary caller goes on).
     Caught: put through or asked at any turn; at which turn tells what judging the pieces
     together is worth (a story is clear only at its last piece)."""
-    import uuid
-
     out: dict = {}
     for section in ("danger", "safe"):
         items = list(split.get(section) or [])
@@ -231,31 +228,35 @@ async def run_multi(client, split: dict, garbled: bool, *, sealed: bool) -> dict
         misses: list[str] = []
         for item in items:
             turns, flat = flat[:len(item["turns"])], flat[len(item["turns"]):]
-            conversation = f"bench-{uuid.uuid4().hex[:10]}"
-            outcome, at = "missed" if section == "danger" else "ordinary", 0
-            for at, text in enumerate(turns, 1):
-                reply = await client.turn(conversation, text)
-                if reply.reason.startswith("danger:"):
-                    outcome = "routed" if section == "danger" else "false_alarm"
-                elif reply.reason.startswith("danger_check:"):
-                    outcome = "asked"
-                    answer = await client.turn(conversation, "có" if section == "danger" else "không")
-                    c["through_after_yes"] += section == "danger" and answer.reason.startswith("danger:")
-                    if section == "safe":
-                        continue
-                elif section == "danger" and reply.action == "transfer":
-                    outcome = "person"
-                else:
-                    continue
-                break
+            outcome, at, through = await _play_story(client, turns, in_danger=section == "danger")
             c["n"] += 1
             c[outcome] += 1
+            c["through_after_yes"] += through
             if outcome in ("routed", "asked") and section == "danger":
                 c["at_last_turn"] += at == len(turns)
             if not sealed and outcome in ("missed", "person", "false_alarm", "asked"):
                 misses.append(f"{section}/{outcome}: " + " | ".join(turns))
         out[section] = {**c, **({"mistakes": misses} if not sealed else {})}
     return out
+
+
+async def _play_story(client, turns: list[str], *, in_danger: bool) -> tuple[str, int, bool]:
+    """(outcome, the turn it came at, put through after answering "có") for one story, one call.
+    An ordinary caller asked the safety question answers "không" and goes on with the story."""
+    conversation = f"bench-{uuid.uuid4().hex[:10]}"
+    outcome = "missed" if in_danger else "ordinary"
+    for at, text in enumerate(turns, 1):
+        reply = await client.turn(conversation, text)
+        if reply.reason.startswith("danger:"):
+            return ("routed" if in_danger else "false_alarm"), at, False
+        if reply.reason.startswith("danger_check:"):
+            answer = await client.turn(conversation, "có" if in_danger else "không")
+            if in_danger:
+                return "asked", at, answer.reason.startswith("danger:")
+            outcome = "asked"
+        elif in_danger and reply.action == "transfer":
+            return "person", at, False
+    return outcome, len(turns), False
 
 
 def _everyday_sentences() -> list[str]:
