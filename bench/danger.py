@@ -4,8 +4,10 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev splits (data/eval/danger_dev3.yml to dev9) are for tuning phrases; the test split
-(danger_test.yml) is only measured, and its misses are never printed. The first two writers'
+The dev splits (data/eval/danger_dev3.yml to dev10) are for tuning phrases; the test splits
+(danger_test.yml, and danger_test2.yml from session 13) are only measured, and their misses are
+never printed. Ordinary short turns (danger_turns.yml) count what is taken for danger in what
+slow callers say between pauses. The first two writers'
 splits (dev, dev2) became training material on 2026-12-07 (danger.yml examples and not_danger,
 the routing and out-of-scope intents' examples): their sentences are in git history.
 """
@@ -23,16 +25,21 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev3 to dev9: seven blind writers' splits, for tuning (their mistakes are printed); test: sealed.
+# dev3 to dev10: eight blind writers' splits, for tuning (their mistakes are printed); test, test2: sealed.
 SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/danger_dev4.yml",
           "dev5": ROOT / "data/eval/danger_dev5.yml", "dev6": ROOT / "data/eval/danger_dev6.yml",
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
-          "dev9": ROOT / "data/eval/danger_dev9.yml",
-          "test": ROOT / "data/eval/danger_test.yml"}
+          "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
+          "test": ROOT / "data/eval/danger_test.yml", "test2": ROOT / "data/eval/danger_test2.yml"}
+# Sealed splits: measured only, their mistakes never printed (test since session 4, test2 since 13).
+SEALED = {"test", "test2"}
 # Stories told in pieces (2-3 turns, a slow caller's pauses), by one blind writer: dev for
 # tuning, test sealed. Each conversation is one call; see run_multi.
 MULTI_SPLITS = {"multi_dev": ROOT / "data/eval/danger_multi_dev.yml",
                 "multi_test": ROOT / "data/eval/danger_multi_test.yml"}
+# The ordinary short turns of slow callers cut at a pause (one blind writer; dev half for tuning,
+# test half sealed): none is danger, so every transfer to 115 is a false alarm.
+TURNS_SPLIT = ROOT / "data/eval/danger_turns.yml"
 ORDINARY = ("safe", "routing", "other_benefit")
 BRAIN_PORT = 5425
 # FAQ entries whose subject is a benefit in its own right, not COVID support: an answer from one
@@ -103,8 +110,8 @@ def run_net() -> dict:
         if not path.exists():
             continue
         split = load_split(path)
-        out[name] = {"clean": score(split, kind_of, garbled=False, show_misses=name != "test"),
-                     "garbled": score(split, kind_of, garbled=True, show_misses=name != "test")}
+        out[name] = {"clean": score(split, kind_of, garbled=False, show_misses=name not in SEALED),
+                     "garbled": score(split, kind_of, garbled=True, show_misses=name not in SEALED)}
     return out
 
 
@@ -166,7 +173,7 @@ async def run_brain(settings) -> dict:
                                 # their sentence would have got (a branch, an answer, a question).
                                 no = await client.turn(conversation, "không")
                                 c["after_no_" + brain_outcome(no, section, item)] += 1
-                            if name != "test" and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
+                            if name not in SEALED and outcome in ("missed", "person", "false_alarm", "covid_answer", "asked"):
                                 misses.append(f"{section}/{outcome}: {text} -> {reply.action} {reply.intent} "
                                               f"{reply.faq_id or ''} {reply.branch or ''}")
                     out.setdefault(name, {})["garbled" if garbled else "clean"] = {
@@ -190,7 +197,7 @@ async def run_brain(settings) -> dict:
                         "other_benefit_answered_with_covid_entry":
                             (counts["other_benefit"]["covid_answer"] + counts["other_benefit"]["after_no_covid_answer"])
                             / counts["other_benefit"]["n"],
-                        **({"mistakes": misses} if name != "test" else {}),
+                        **({"mistakes": misses} if name not in SEALED else {}),
                     }
             for name, path in MULTI_SPLITS.items():
                 if path.exists():
@@ -198,6 +205,8 @@ async def run_brain(settings) -> dict:
                     out[name] = {"garbled" if garbled else "clean": await run_multi(client, split, garbled,
                                                                                    sealed=name.endswith("test"))
                                  for garbled in (False, True)}
+            if TURNS_SPLIT.exists():
+                out["turns"] = await run_turns(client, yaml.safe_load(TURNS_SPLIT.read_text(encoding="utf-8")))
             # Everyday Vietnamese nobody would call danger: the transcripts of the real recordings.
             everyday = _everyday_sentences()
             if everyday:
@@ -259,6 +268,31 @@ async def _play_story(client, turns: list[str], *, in_danger: bool) -> tuple[str
     return outcome, len(turns), False
 
 
+async def run_turns(client, split: dict) -> dict:
+    """Each ordinary turn as the first turn of a call, as written and garbled: how many are put
+    through to 115 or asked about danger (per half; per type and the mistakes on dev only)."""
+    out: dict = {}
+    for half, items in split.items():
+        for garbled in (False, True):
+            texts = _texts(items, garbled, seed=17)
+            c: Counter = Counter()
+            by_type: dict[str, Counter] = {}
+            mistakes: list[str] = []
+            for item, text in zip(items, texts):
+                reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
+                outcome = ("through" if reply.reason.startswith("danger:")
+                           else "asked" if reply.reason.startswith("danger_check:") else "ok")
+                c[outcome] += 1
+                by_type.setdefault(item["type"], Counter())[outcome] += 1
+                if outcome != "ok" and half not in SEALED:
+                    mistakes.append(f"{outcome}: {text} -> {reply.reason}")
+            out.setdefault(half, {})["garbled" if garbled else "clean"] = {
+                "n": len(items), "through": c["through"], "asked": c["asked"],
+                **({"by_type": {t: dict(v) for t, v in sorted(by_type.items())}, "mistakes": mistakes}
+                   if half not in SEALED else {})}
+    return out
+
+
 def _everyday_sentences() -> list[str]:
     """The transcripts of ../shared/speech (news, read sentences, spoken commands); [] if absent."""
     texts: list[str] = []
@@ -285,10 +319,12 @@ def section(r: dict) -> str:
              "`data/eval/danger_dev3.yml`, `danger_dev4.yml` (elderly northern callers), `danger_dev5.yml`",
              "(younger callers, typed slang), `danger_dev6.yml` (callers on behalf of others, fragments) and",
              "`danger_dev7.yml` (long-winded callers, the danger inside a long turn), `danger_dev8.yml`",
-             "(indirect: the situation told without the obvious word), `danger_dev9.yml` (short turns, 3-12 words) for",
-             "tuning (phrases and thresholds were tuned on them, so their figures are optimistic; dev4 to dev9",
+             "(indirect: the situation told without the obvious word), `danger_dev9.yml` (short turns, 3-12 words),",
+             "`danger_dev10.yml` (breadth: gas, drowning, bites, dementia, people held, children left in cars) for",
+             "tuning (phrases and thresholds were tuned on them, so their figures are optimistic; dev4 to dev10",
              "were first measured before any tuning on them, see docs/safety.md),",
-             "and `data/eval/danger_test.yml` (sealed: only measured). The first two writers' splits are now",
+             "and `data/eval/danger_test.yml`, `danger_test2.yml` (sealed: only measured; test2 from session 13, a",
+             "plain mix as a new tester would write). The first two writers' splits are now",
              "training material. Garbled:",
              "the same sentences through the noise channel (bot/noise/channel.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
@@ -306,7 +342,7 @@ def section(r: dict) -> str:
              "| split | people in danger caught | put through at once | asked first (then put through on \"có\") | to a person instead | missed | ordinary callers put through to 115 (ordinary / routing / other benefits) | ordinary callers asked | symptoms & testing to branch 3 / 2 (at once / after the question) | other benefits answered with a COVID entry |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, modes in r["brain"].items():
-        if name == "everyday" or name in MULTI_SPLITS:
+        if name in ("everyday", "turns") or name in MULTI_SPLITS:
             continue
         for mode, v in modes.items():
             fa, asked = v["false_alarms"], v["ordinary_asked"]
@@ -337,6 +373,17 @@ def section(r: dict) -> str:
                              f"| {_pct(d.get('routed', 0) / n)} | {_pct(d.get('asked', 0) / n)} ({d.get('through_after_yes', 0)}) "
                              f"| {d.get('at_last_turn', 0)} | {d.get('person', 0)} "
                              f"| {o.get('false_alarm', 0)} of {o.get('n', 0)} | {o.get('asked', 0)} of {o.get('n', 0)} |")
+    turns = r["brain"].get("turns")
+    if turns:
+        lines += ["", "Ordinary short turns (`data/eval/danger_turns.yml`: what slow callers say between pauses,",
+                  "1-10 words, none of it danger; each as the first turn of a call):", "",
+                  "| half | put through to 115 | asked about danger |", "|---|---|---|"]
+        for half, modes in turns.items():
+            for mode, v in modes.items():
+                lines.append(f"| {half}, {mode} | {v['through']} of {v['n']} | {v['asked']} of {v['n']} |")
+        dev_turns = turns.get("dev", {}).get("clean", {})
+        if dev_turns.get("mistakes"):
+            lines += ["", "Dev turns taken for danger (clean):", ""] + [f"- {m}" for m in dev_turns["mistakes"][:20]]
     everyday = r["brain"].get("everyday")
     if everyday:
         lines += ["", f"Everyday sentences (the {everyday['n']} distinct transcripts of ../shared/speech: news, read "

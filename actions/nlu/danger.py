@@ -54,6 +54,7 @@ from bot.config import load_settings
 from bot.content.build import training_variants
 from bot.danger.load import FILE_NAME, load_danger_net
 from bot.danger.match import DangerMatcher
+from bot.danger.pieces import ordinary_pieces
 from bot.danger.model import DangerNet
 from bot.noise import garble
 
@@ -84,11 +85,13 @@ def everyday_sentences(path: Path) -> List[str]:
 
 
 def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_intent: str,
-                      noisy_copies: int, everyday: List[str] = (), seed: int = 5) -> Tuple[List[str], List[str]]:
+                      noisy_copies: int, everyday: List[str] = (), seed: int = 5,
+                      pieces: int = 0, longest_piece: int = 6) -> Tuple[List[str], List[str]]:
     """(texts, labels): each kind's examples and phrases as written, without diacritics and
     `noisy_copies` times through the noise channel; the medical intent's examples as `medical`;
     everything else (as written and without diacritics), and the editors' `not_danger` sentences
-(also through the noise channel), as ANYTHING_ELSE."""
+    (also through the noise channel), as ANYTHING_ELSE; and `pieces` pieces of the hotline's own
+    questions and everyday sentences (ordinary_pieces) as ANYTHING_ELSE."""
     rng = random.Random(seed)
     texts: List[str] = []
     labels: List[str] = []
@@ -113,6 +116,12 @@ def training_examples(net: DangerNet, others: List[Tuple[str, str]], medical_int
     for text, label in others:
         add(text, medical if label == medical_intent else ANYTHING_ELSE,
             noisy_copies if label == medical_intent else 0)
+    if pieces:
+        # Not the editors' not_danger sentences: they are look-alikes of danger, and a piece of one
+        # ("chồng tôi ngã giàn giáo") is too close to danger told now.
+        ordinary = [text for text, label in others if label != medical_intent] + list(everyday)
+        for piece in ordinary_pieces(ordinary, DangerMatcher(net), pieces, rng, longest_piece):
+            add(piece, ANYTHING_ELSE, 0)
     return texts, labels
 
 
@@ -122,7 +131,8 @@ class DangerDetector(GraphComponent, IntentClassifier):
     def get_default_config() -> Dict[Text, Any]:
         return {"threshold": 0.4, "ask_threshold": None, "unanswered_ask_threshold": None,
                 "unanswered_intents": ["out_of_scope", "nlu_fallback"], "ask_min_words": 5, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
-                "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt"}
+                "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt",
+                "ordinary_pieces": 0, "longest_piece": 6, "put_min_words": 0}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  net: Optional[DangerNet] = None, model: Optional[NgramModel] = None) -> None:
@@ -154,7 +164,9 @@ class DangerDetector(GraphComponent, IntentClassifier):
         others = [(m.get(TEXT) or "", m.get(INTENT) or "") for m in training_data.intent_examples]
         texts, labels = training_examples(net, [(t, label) for t, label in others if t.strip() and label],
                                           self.config["medical_intent"], int(self.config["noisy_copies"]),
-                                          everyday_sentences(ROOT / self.config["everyday"]))
+                                          everyday_sentences(ROOT / self.config["everyday"]),
+                                          pieces=int(self.config["ordinary_pieces"]),
+                                          longest_piece=int(self.config["longest_piece"]))
         self.model = NgramModel.fit(texts, labels, NgramConfig(C=float(self.config["C"])))
         self.net = net
         with self._model_storage.write_to(self._resource) as directory:
@@ -179,16 +191,28 @@ class DangerDetector(GraphComponent, IntentClassifier):
         for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
             unanswered = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) in self.config["unanswered_intents"]
             found = self.detect(text, probs, unanswered)
-            sure = found is not None and (found[2].startswith("phrase:") or found[1] >= float(self.config["threshold"]))
-            if found and not sure and len(text.split()) < int(self.config["ask_min_words"]):
-                # "cái thứ nhất", "mấy giờ rồi": a suspicion on three or four words is too little
-                # to interrupt a caller with; short danger speaks through the phrases.
-                found = None
-            if found:
-                self._annotate(message, text, *found, DANGER_INTENT if sure else CHECK_INTENT)
+            decision = self.decide(text, found)
+            if found and decision:
+                self._annotate(message, text, *found, decision)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.config["medical_intent"]:
                 self._not_an_emergency(message)
         return messages
+
+    def decide(self, text: str, found: Optional[Tuple[str, float, str]]) -> Optional[str]:
+        """What a detection (from `detect`) makes of the turn: DANGER_INTENT (put through at
+        once), CHECK_INTENT (asked first) or None."""
+        if found is None:
+            return None
+        words = len(text.split())
+        phrase = found[2].startswith("phrase:")
+        if phrase or found[1] >= float(self.config["threshold"]):
+            # The model alone on a short turn ("để tôi nghĩ đã", "con tôi khóc suốt") asks rather
+            # than puts the caller through: a few words are too little for a bag of n-grams to send
+            # anyone to 115 on, and short danger speaks through the editors' phrases.
+            return DANGER_INTENT if phrase or words >= int(self.config["put_min_words"]) else CHECK_INTENT
+        # "cái thứ nhất", "mấy giờ rồi": a suspicion on three or four words is too little to
+        # interrupt a caller with; short danger speaks through the phrases.
+        return CHECK_INTENT if words >= int(self.config["ask_min_words"]) else None
 
     def _not_an_emergency(self, message: Message) -> None:
         ranking = [i for i in (message.get(INTENT_RANKING_KEY) or [])
@@ -232,8 +256,9 @@ class DangerDetector(GraphComponent, IntentClassifier):
         return kind, p_danger, "model"
 
     def _ask_threshold(self, unanswered: bool) -> float:
-        """A caller the FAQ cannot answer would hear "no information" or "please say it again":
-        asking them about danger costs little, so the suspicion may be weaker there."""
+        """A caller the FAQ cannot answer would hear "no information" or "please say it again", and
+        one routed to another branch leaves the bot (config `unanswered_intents`): asking them
+        about danger costs little, so the suspicion may be weaker there."""
         threshold = float(self.config["threshold"])
         ask = self.config.get("ask_threshold")
         if unanswered and self.config.get("unanswered_ask_threshold") is not None:

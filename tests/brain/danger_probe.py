@@ -24,14 +24,20 @@ class Scores:
 def main() -> None:
     net, problems = load_danger_net(ROOT / "data/faq")
     assert net is not None, problems
-    detector = DangerDetector({"threshold": 0.5, "ask_threshold": 0.2, "unanswered_ask_threshold": 0.15},
+    detector = DangerDetector({"threshold": 0.5, "ask_threshold": 0.2, "unanswered_ask_threshold": 0.15,
+                               "ask_min_words": 5, "put_min_words": 6},
                               None, None, net, Scores())  # type: ignore[arg-type]
     text = "chuyện nhà tôi dài lắm cô ạ"  # no editors' phrase in it
     out = {}
     for p in (0.1, 0.17, 0.3, 0.6):
         probs = np.array([p, 1 - p])
         out[str(p)] = [detector.detect(text, probs, unanswered) for unanswered in (False, True)]
-    print(json.dumps(out))
+    # What a detection makes of a turn, by its length: (text, p) -> intent name or None.
+    short, long = "để tôi nghĩ đã", "chuyện nhà tôi dài lắm cô ạ"
+    out["decide"] = {f"{t}|{p}": detector.decide(t, detector.detect(t, np.array([p, 1 - p])))
+                     for t in (short, long) for p in (0.3, 0.6)}
+    out["decide"]["phrase"] = detector.decide("cháy rồi", detector.detect("cháy rồi", np.array([0.0, 1.0])))
+    print(json.dumps(out, ensure_ascii=False))
 
 
 main()

@@ -68,6 +68,21 @@ async def test_ordinary_questions_sharing_danger_words_are_not_danger(brain: Bra
 
 
 @pytest.mark.parametrize("text", [
+    # A slow caller's pieces between pauses: each was once put through to 115 by the model alone
+    # (actions/nlu/danger.py: ordinary_pieces in its training, put_min_words).
+    "anh ơi cho em hỏi",
+    "rồi sao nữa",
+    "để tôi nghĩ đã",
+    "giờ đang ở nhờ nhà chị gái",
+    "tôi đang ở ngoài đường",
+    "vợ tôi đi làm rồi",
+])
+async def test_ordinary_short_turns_are_not_put_through(brain: BrainClient, conversation, text):
+    reply = await brain.turn(conversation, text)
+    assert not reply.reason.startswith("danger:"), reply.reason
+
+
+@pytest.mark.parametrize("text", [
     "bị tai nạn lao động thì công ty phải bồi thường bao nhiêu",
     "công ty nợ lương ba tháng thì tôi kiện ở đâu",
     "sinh con thì được hưởng chế độ thai sản mấy tháng",
@@ -94,7 +109,9 @@ async def test_symptoms_and_testing_reach_branches_three_and_two(brain: BrainCli
 DESPAIRING = ("tôi buồn quá, mất việc rồi, chẳng biết làm gì nữa",
               "mất việc mấy tháng rồi, tôi chẳng biết làm gì nữa",
               "dạo này tôi buồn lắm, nợ nần chồng chất, không biết tính sao",
-              "tôi thấy bế tắc quá, không biết làm thế nào nữa")
+              "tôi thấy bế tắc quá, không biết làm thế nào nữa",
+              "tôi mệt mỏi quá, không muốn cố gắng nữa",
+              "nợ nần nhiều quá, tôi mệt mỏi lắm rồi, chẳng muốn cố gắng gì nữa")
 # Symptom questions the model may suspect (the doctors' branch without the suspicion); as above,
 # the first one asked about is used.
 TIRED = ("bố tôi uống thuốc hạ sốt rồi mà vẫn mệt",

@@ -1,6 +1,7 @@
 """The safety net's thresholds (actions/nlu/danger.py): put through at `threshold`, asked from
 `ask_threshold`, and from the lower `unanswered_ask_threshold` when the FAQ has no answer for the
-turn (the caller would otherwise hear "no information")."""
+turn (the caller would otherwise hear "no information"); the model alone puts a caller through
+only on a turn of `put_min_words` or more, and asks only on one of `ask_min_words` or more."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,3 +30,15 @@ def test_above_ask_threshold_both_are_suspected_and_above_threshold_put_through(
     for p in ("0.3", "0.6"):
         assert all(found is not None and found[0] == "fire" for found in decided[p])
     assert decided["0.6"][0][1] >= 0.5 > decided["0.3"][0][1]
+
+
+def test_the_model_alone_puts_through_only_a_long_enough_turn(decided):
+    decide = decided["decide"]
+    assert decide["chuyện nhà tôi dài lắm cô ạ|0.6"] == "danger"        # 7 words, sure
+    assert decide["chuyện nhà tôi dài lắm cô ạ|0.3"] == "danger_check"  # 7 words, a suspicion
+    assert decide["để tôi nghĩ đã|0.6"] == "danger_check"               # 4 words: asked instead
+    assert decide["để tôi nghĩ đã|0.3"] is None                         # too short to ask about
+
+
+def test_an_editors_phrase_puts_a_short_turn_through(decided):
+    assert decided["decide"]["phrase"] == "danger"

@@ -1,7 +1,7 @@
-"""The sealed safety splits (data/eval/danger_test.yml, and the story pieces of
-danger_multi_test.yml) measure callers the model has never seen: none of their sentences may sit
-in the training material, word for word. Short ones are let through: "cháy rồi" is an editors'
-phrase as well as a caller's whole turn."""
+"""The sealed safety splits (data/eval/danger_test.yml and danger_test2.yml, the story pieces of
+danger_multi_test.yml, the test half of danger_turns.yml) measure callers the model has never
+seen: none of their sentences may sit in the training material, word for word. Short ones are
+let through: "cháy rồi" is an editors' phrase as well as a caller's whole turn."""
 from __future__ import annotations
 
 import yaml
@@ -23,15 +23,21 @@ def training_sentences() -> dict[str, str]:
     return {comparable(text): where for where, texts in sources for text in texts}
 
 
+# (file, fewest words that count, the sealed part or None for the whole file)
+SEALED = (("danger_test.yml", 4, None), ("danger_test2.yml", 4, None), ("danger_multi_test.yml", 5, None),
+          ("danger_turns.yml", 5, "test"))
+
+
 def sealed_sentences() -> set[str]:
-    """The sealed sentences of four words or more (danger_test.yml), and the story pieces of five
-    or more (danger_multi_test.yml: a four-word piece is often a stock reply to the bot, such as
-    "tôi chưa nghe kịp", which the `repeat` intent rightly trains on)."""
+    """The sealed sentences of four words or more (danger_test.yml, danger_test2.yml), and the
+    story pieces and ordinary turns of five or more (danger_multi_test.yml, the test half of
+    danger_turns.yml: a four-word piece is often a stock reply to the bot, such as "tôi chưa
+    nghe kịp", which the `repeat` intent rightly trains on)."""
     out: set[str] = set()
-    for name, words in (("danger_test.yml", 4), ("danger_multi_test.yml", 5)):
+    for name, words, part in SEALED:
         split = yaml.safe_load((ROOT / "data/eval" / name).read_text(encoding="utf-8"))
-        for items in split.values():
-            for item in items if isinstance(items, list) else []:
+        for key, items in split.items():
+            for item in items if isinstance(items, list) and part in (None, key) else []:
                 texts = (comparable(t) for t in item.get("turns") or [item["text"]])
                 out.update(t for t in texts if len(t.split()) >= words)
     return out
