@@ -54,8 +54,8 @@ from bot.config import load_settings
 from bot.content.build import training_variants
 from bot.danger.load import FILE_NAME, load_danger_net
 from bot.danger.match import DangerMatcher
-from bot.danger.pieces import ordinary_pieces
 from bot.danger.model import DangerNet
+from bot.danger.pieces import ordinary_pieces
 from bot.noise import garble
 
 DANGER_INTENT = "danger"

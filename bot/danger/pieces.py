@@ -9,9 +9,9 @@ from bot.danger.match import DangerMatcher
 
 def ordinary_pieces(sentences: list[str], matcher: DangerMatcher, count: int, rng: random.Random,
                     longest: int = 6) -> list[str]:
-    """`count` pieces of ordinary sentences as a slow caller's pauses cut them ("con tôi đang học
-    lớp ba", "để tôi nghĩ đã"): runs of 2 to `longest` words from sentences of 4 words or more,
-    drawn at random. Without them the model only meets short texts among the kinds' examples and
+    """Up to `count` pieces of ordinary sentences as a slow caller's pauses cut them ("con tôi đang
+    học lớp ba", "để tôi nghĩ đã"): runs of 2 to `longest` words from sentences of 4 words or
+    more, drawn at random, each piece once. Without them the model only meets short texts among the kinds' examples and
     phrases, and takes any short piece of a caller's story for danger. A piece in which the
     editors' phrases see danger ("bị cháy" out of "năm ngoái nhà tôi bị cháy ...") is left out:
     cut from its sentence, it may be danger now."""
