@@ -24,9 +24,15 @@ ROUTING = [
 @pytest.mark.parametrize("intent, branch, text", ROUTING, ids=[r[0] for r in ROUTING])
 async def test_routing_intents_transfer_to_their_branch(brain: BrainClient, conversation, intent, branch, text):
     reply = await brain.turn(conversation, text)
-    assert (reply.intent, reply.action, reply.branch) == (intent, "transfer", branch)
-    assert reply.reason == f"intent:{intent}"
-    assert reply.recent == [text]
+    said = [text]
+    if intent == "need_food_supplies" and reply.reason.startswith("danger_check:"):
+        # Running out of food is where danger stories hide (config.yml unanswered_intents): a weak
+        # suspicion is asked about once, and "không" goes on to branch 6.
+        reply = await brain.turn(conversation, "không")
+        said.append("không")
+    assert (reply.action, reply.branch, reply.reason) == ("transfer", branch, f"intent:{intent}")
+    assert reply.intent == (intent if len(said) == 1 else "deny")
+    assert reply.recent == said
     assert reply.reply
 
 
