@@ -31,8 +31,10 @@ SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
           "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
           "test": ROOT / "data/eval/danger_test.yml", "test2": ROOT / "data/eval/danger_test2.yml"}
-# Sealed splits: measured only, their mistakes never printed (test since session 4, test2 since 13).
-SEALED = {"test", "test2"}
+# Sealed splits: measured only, their mistakes never printed (test since session 4, multi_test
+# since 12, test2 and the short turns' test half since 13).
+SEALED = {"test", "test2", "multi_test"}
+TURNS_SEALED_HALF = "test"
 # Stories told in pieces (2-3 turns, a slow caller's pauses), by one blind writer: dev for
 # tuning, test sealed. Each conversation is one call; see run_multi.
 MULTI_SPLITS = {"multi_dev": ROOT / "data/eval/danger_multi_dev.yml",
@@ -203,7 +205,7 @@ async def run_brain(settings) -> dict:
                 if path.exists():
                     split = yaml.safe_load(path.read_text(encoding="utf-8"))
                     out[name] = {"garbled" if garbled else "clean": await run_multi(client, split, garbled,
-                                                                                   sealed=name.endswith("test"))
+                                                                                   sealed=name in SEALED)
                                  for garbled in (False, True)}
             if TURNS_SPLIT.exists():
                 out["turns"] = await run_turns(client, yaml.safe_load(TURNS_SPLIT.read_text(encoding="utf-8")))
@@ -213,7 +215,7 @@ async def run_brain(settings) -> dict:
                 alarms = []
                 for text in everyday:
                     reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
-                    if reply.reason.startswith(("danger:", "danger_check:")):
+                    if _danger_reply(reply) != "ok":
                         alarms.append(f"{reply.reason}: {text}")
                 through = [a for a in alarms if a.startswith("danger:")]
                 out["everyday"] = {"n": len(everyday), "alarms": len(through), "asked": len(alarms) - len(through),
@@ -268,6 +270,13 @@ async def _play_story(client, turns: list[str], *, in_danger: bool) -> tuple[str
     return outcome, len(turns), False
 
 
+def _danger_reply(reply) -> str:
+    """What a first turn's reply did about danger: "through" (to 115), "asked" or "ok"."""
+    if reply.reason.startswith("danger:"):
+        return "through"
+    return "asked" if reply.reason.startswith("danger_check:") else "ok"
+
+
 async def run_turns(client, split: dict) -> dict:
     """Each ordinary turn as the first turn of a call, as written and garbled: how many are put
     through to 115 or asked about danger (per half; per type and the mistakes on dev only)."""
@@ -280,16 +289,15 @@ async def run_turns(client, split: dict) -> dict:
             mistakes: list[str] = []
             for item, text in zip(items, texts):
                 reply = await client.turn(f"bench-{uuid.uuid4().hex[:10]}", text)
-                outcome = ("through" if reply.reason.startswith("danger:")
-                           else "asked" if reply.reason.startswith("danger_check:") else "ok")
+                outcome = _danger_reply(reply)
                 c[outcome] += 1
                 by_type.setdefault(item["type"], Counter())[outcome] += 1
-                if outcome != "ok" and half not in SEALED:
+                if outcome != "ok" and half != TURNS_SEALED_HALF:
                     mistakes.append(f"{outcome}: {text} -> {reply.reason}")
             out.setdefault(half, {})["garbled" if garbled else "clean"] = {
                 "n": len(items), "through": c["through"], "asked": c["asked"],
                 **({"by_type": {t: dict(v) for t, v in sorted(by_type.items())}, "mistakes": mistakes}
-                   if half not in SEALED else {})}
+                   if half != TURNS_SEALED_HALF else {})}
     return out
 
 
