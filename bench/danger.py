@@ -4,9 +4,10 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev splits (data/eval/danger_dev3.yml to dev10) are for tuning phrases; the test splits
-(danger_test.yml, and danger_test2.yml from session 13) are only measured, and their misses are
-never printed. Ordinary short turns (danger_turns.yml) count what is taken for danger in what
+The dev splits (data/eval/danger_dev3.yml to dev12) are for tuning phrases; the test splits
+(danger_test2.yml from session 13, danger_test3.yml from 14) are only measured, and their misses
+are never printed. dev12 is the first sealed test (danger_test.yml, sessions 4-13), retired to dev
+in session 14 after its last blind figures (98.4 % caught, 97.3 % garbled). Ordinary short turns (danger_turns.yml) count what is taken for danger in what
 slow callers say between pauses. The first two writers'
 splits (dev, dev2) became training material on 2026-12-07 (danger.yml examples and not_danger,
 the routing and out-of-scope intents' examples): their sentences are in git history.
@@ -25,19 +26,21 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev3 to dev10: eight blind writers' splits, for tuning (their mistakes are printed); test, test2: sealed.
+# dev3 to dev12: blind writers' splits, for tuning (their mistakes are printed); test2, test3: sealed.
 SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/danger_dev4.yml",
           "dev5": ROOT / "data/eval/danger_dev5.yml", "dev6": ROOT / "data/eval/danger_dev6.yml",
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
           "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
-          "test": ROOT / "data/eval/danger_test.yml", "test2": ROOT / "data/eval/danger_test2.yml"}
-# Sealed splits: measured only, their mistakes never printed (test since session 4, multi_test
-# since 12, test2 and the short turns' test half since 13).
-SEALED = {"test", "test2", "multi_test"}
+          "dev11": ROOT / "data/eval/danger_dev11.yml", "dev12": ROOT / "data/eval/danger_dev12.yml",
+          "test2": ROOT / "data/eval/danger_test2.yml", "test3": ROOT / "data/eval/danger_test3.yml"}
+# Sealed splits: measured only, their mistakes never printed (multi_test since session 12, test2
+# and the short turns' test half since 13, test3 since 14; the first test, sessions 4-13, is dev12).
+SEALED = {"test2", "test3", "multi_test"}
 TURNS_SEALED_HALF = "test"
-# Stories told in pieces (2-3 turns, a slow caller's pauses), by one blind writer: dev for
-# tuning, test sealed. Each conversation is one call; see run_multi.
+# Stories told in pieces (2-4 turns, a slow caller's pauses), by blind writers: dev, dev2 (session
+# 14, mostly ordinary callers telling the past) for tuning, test sealed. Each conversation is one call; see run_multi.
 MULTI_SPLITS = {"multi_dev": ROOT / "data/eval/danger_multi_dev.yml",
+                "multi_dev2": ROOT / "data/eval/danger_multi_dev2.yml",
                 "multi_test": ROOT / "data/eval/danger_multi_test.yml"}
 # The ordinary short turns of slow callers cut at a pause (one blind writer; dev half for tuning,
 # test half sealed): none is danger, so every transfer to 115 is a false alarm.
@@ -328,11 +331,13 @@ def section(r: dict) -> str:
              "(younger callers, typed slang), `danger_dev6.yml` (callers on behalf of others, fragments) and",
              "`danger_dev7.yml` (long-winded callers, the danger inside a long turn), `danger_dev8.yml`",
              "(indirect: the situation told without the obvious word), `danger_dev9.yml` (short turns, 3-12 words),",
-             "`danger_dev10.yml` (breadth: gas, drowning, bites, dementia, people held, children left in cars) for",
-             "tuning (phrases and thresholds were tuned on them, so their figures are optimistic; dev4 to dev10",
-             "were first measured before any tuning on them, see docs/safety.md),",
-             "and `data/eval/danger_test.yml`, `danger_test2.yml` (sealed: only measured; test2 from session 13, a",
-             "plain mix as a new tester would write). The first two writers' splits are now",
+             "`danger_dev10.yml` (breadth: gas, drowning, bites, dementia, people held, children left in cars),",
+             "`danger_dev11.yml` (hard cases: no obvious word) and `danger_dev12.yml` (the first sealed test,",
+             "sessions 4-13, retired to dev in session 14) for tuning (phrases and thresholds were tuned on them,",
+             "so their figures are optimistic; dev4 to dev11 were first measured before any tuning on them, see",
+             "docs/safety.md), and `data/eval/danger_test2.yml`, `danger_test3.yml` (sealed: only measured; test2",
+             "from session 13, a plain mix as a new tester would write; test3 from session 14, rambling elderly",
+             "callers). The first two writers' splits are now",
              "training material. Garbled:",
              "the same sentences through the noise channel (bot/noise/channel.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
@@ -364,7 +369,7 @@ def section(r: dict) -> str:
                          f"({_pct(v.get('other_benefit_answered_with_benefit_entry', 0.0))}) |")
     multi = {name: modes for name, modes in r["brain"].items() if name in MULTI_SPLITS}
     if multi:
-        lines += ["", "Stories told in pieces (`data/eval/danger_multi_dev.yml`, `danger_multi_test.yml`: 2-3 turns",
+        lines += ["", "Stories told in pieces (`data/eval/danger_multi_dev.yml`, `danger_multi_dev2.yml`, `danger_multi_test.yml`: 2-4 turns",
                   "each, a slow caller's pauses; in two thirds of the stories no piece alone is danger). Each",
                   "story is one call, turn by turn; the bot judges each turn on its own (judging a turn together",
                   "with the unanswered one before it caught no one more here, docs/safety.md). Ordinary stories",
