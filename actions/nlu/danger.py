@@ -58,6 +58,9 @@ from bot.danger.model import DangerNet
 from bot.danger.pieces import ordinary_pieces
 from bot.noise import garble
 
+# Message metadata from the brain channel (actions/server/unanswered.py).
+UNANSWERED_BEFORE = "unanswered_before"
+DECLINED_BEFORE = "declined_before"
 DANGER_INTENT = "danger"
 CHECK_INTENT = "danger_check"
 DANGER_ENTITY = "danger"
@@ -132,7 +135,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
         return {"threshold": 0.4, "ask_threshold": None, "unanswered_ask_threshold": None,
                 "unanswered_intents": ["out_of_scope", "nlu_fallback"], "ask_min_words": 5, "C": 3.0, "noisy_copies": 2, "medical_intent": "emergency",
                 "fallback_threshold": 0.1, "min_words": 3, "everyday": "data/everyday/sentences.txt",
-                "ordinary_pieces": 0, "longest_piece": 6, "put_min_words": 0}
+                "ordinary_pieces": 0, "longest_piece": 6, "put_min_words": 0, "with_before": False, "asking_threshold": None}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  net: Optional[DangerNet] = None, model: Optional[NgramModel] = None) -> None:
@@ -188,15 +191,33 @@ class DangerDetector(GraphComponent, IntentClassifier):
         if self.matcher is None or self.model is None or not messages:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
-        for message, text, probs in zip(messages, texts, self.model.probabilities(texts)):
+        befores = [str((m.get("metadata") or {}).get(UNANSWERED_BEFORE) or "").strip() for m in messages]
+        joined = [f"{b} {t}" if b else t for b, t in zip(befores, texts)]
+        probs_of = self.model.probabilities(texts + joined)
+        for i, (message, text) in enumerate(zip(messages, texts)):
             unanswered = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) in self.config["unanswered_intents"]
-            found = self.detect(text, probs, unanswered)
+            found = self.detect(text, probs_of[i], unanswered)
             decision = self.decide(text, found)
+            if decision == DANGER_INTENT and not self._stands_after_turns_before(
+                    message, befores[i], joined[i], probs_of[len(texts) + i], unanswered):
+                decision = CHECK_INTENT
             if found and decision:
                 self._annotate(message, text, *found, decision)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.config["medical_intent"]:
                 self._not_an_emergency(message)
         return messages
+
+    def _stands_after_turns_before(self, message: Message, before: str, joined: str, probs: np.ndarray,
+                                   unanswered: bool) -> bool:
+        """A turn put through on its own still is after the turns before (the brain channel's
+        metadata, bot/policy/story.py): not right after the caller's "không" to the question, and
+        still put through when joined to their unanswered words ("năm ngoái cái sạp của tôi ở
+        chợ" ... "bị cháy trụi hết" is the past). Else it is asked about."""
+        if not self.config["with_before"]:
+            return True
+        if (message.get("metadata") or {}).get(DECLINED_BEFORE):
+            return False
+        return not before or self.decide(joined, self.detect(joined, probs, unanswered)) == DANGER_INTENT
 
     def decide(self, text: str, found: Optional[Tuple[str, float, str]]) -> Optional[str]:
         """What a detection (from `detect`) makes of the turn: DANGER_INTENT (put through at
@@ -236,7 +257,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
             # else asked (a suspicion at least, however low the model's probability).
             by_label = dict(zip(self.model.labels, probs.tolist()))
             p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
-            if p_danger >= float(self.config["threshold"]):
+            if p_danger >= float(self.config.get("asking_threshold") or self.config["threshold"]):
                 return found.kind.id, p_danger, "model"
             return found.kind.id, min(p_danger, float(self.config["threshold"]) - 1e-6), f"asking:{found.phrase}"
         if len(text.split()) < int(self.config["min_words"]):
@@ -248,6 +269,11 @@ class DangerDetector(GraphComponent, IntentClassifier):
         if p_danger < self._ask_threshold(unanswered):
             return None
         kind = max((k.id for k in self.net.kinds), key=lambda k: by_label.get(k, 0.0))
+        sure = self.config.get("asking_threshold")
+        if sure is not None and float(self.config["threshold"]) <= p_danger < float(sure) and self.matcher.asks(text):
+            # The model alone, in words that ask about support or tell of the past ("năm ngoái tôi
+            # bị một thằng say rượu đâm"): asked rather than put through unless it is very sure.
+            return kind, float(self.config["threshold"]) - 1e-6, "model:asking"
         if p_danger < float(self.config["threshold"]) and by_label.get(kind, 0.0) < 0.5 * p_danger \
                 and self.net.kind(GENERAL_KIND):
             # A suspicion split between kinds names none of them well ("dương tính, uống thuốc gì"

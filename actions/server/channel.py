@@ -4,7 +4,8 @@ POST /webhooks/brain/webhook {"sender": call id, "message": text}
 -> {"messages": [{"text", "custom"}]}; the first message's `custom` is the turn's decision
    (action, faq_id, branch, reason, recent, intent, confidence), written by actions/actions.py.
 
-Like Rasa's REST channel, plus a bearer token, a health route that says whether a model is loaded,
+Like Rasa's REST channel, plus what the safety net needs from the turns before (actions/server/
+unanswered.py: the caller's unanswered words, a recent "không" to the safety question), a bearer token, a health route that says whether a model is loaded,
 input checks, and POST /webhooks/brain/model: a model swap that does not stall calls in progress
 (Rasa's own PUT /model loads on the event loop for ~12 s and never frees the old model: +0.5 GB
 per swap, measured). Reading the tracker back here would cost a deserialisation per turn; the
@@ -27,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.server import rasa_speedups
+from actions.server.unanswered import UnansweredTurns
 from bot.config import checkout_id
 
 TOKEN_ENV = "BRANCH7_BRAIN_TOKEN"
@@ -72,6 +74,7 @@ class BrainInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("brain_webhook", __name__)
         token = os.environ.get(TOKEN_ENV, "")
+        unanswered = UnansweredTurns()
 
         def authorised(request: Request) -> bool:
             if not token:
@@ -95,7 +98,11 @@ class BrainInput(InputChannel):
             if not isinstance(sender, str) or not isinstance(text, str) or not text.strip():
                 return response.json({"error": "need non-empty 'sender' and 'message'"}, status=400)
             collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                             metadata=unanswered.metadata(sender, text)))
+            # The turn's decision rides on the first message with an action (actions/actions.py decide).
+            decision = next((m["custom"] for m in collector.messages if (m.get("custom") or {}).get("action")), {})
+            unanswered.after(sender, text, decision.get("reason"), decision.get("intent"))
             return response.json({
                 "messages": [{"text": m.get("text"), "custom": m.get("custom")} for m in collector.messages],
             })

@@ -76,6 +76,17 @@ class DangerMatcher:
         return None
 
 
+    def asks(self, text: str) -> bool:
+        """The caller's words ask about support or tell of the past (after any change of topic)."""
+        words = syllables(text)
+        if not words:
+            return False
+        bare_mode = typed_bare(words)
+        asking_at = self._asking.said_everywhere(words, bare_mode)
+        changes_at = self._topic_changes.said_everywhere(words, bare_mode) if asking_at else []
+        return _asks_about(asking_at, changes_at, len(words))
+
+
 def _asks_about(asking_at: list[tuple[int, int]], changes_at: list[tuple[int, int]], danger_at: int) -> bool:
     """Asking words count from the last change of topic before the danger words on (asking words
     after the danger still count: "bị ngộ độc tháng trước, bảo hiểm có trả không")."""

@@ -29,6 +29,9 @@ class Decision(Protocol):
     @property
     def recent(self) -> list[str]: ...  # the caller's last sentences, for a transfer
 
+    @property
+    def intent(self) -> str | None: ...  # what the brain took the sentence for ("deny": a "không")
+
 
 @dataclass(frozen=True)
 class SimpleDecision:
@@ -40,6 +43,7 @@ class SimpleDecision:
     branch: int | None = None
     reason: str = ""
     recent: list[str] = field(default_factory=list)
+    intent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from bot.content.model import BRANCH_WORDS
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerKind, DangerNet
+from bot.policy.story import TurnsBefore
 from bot.policy.commands import (
     Action,
     AskBrain,
@@ -137,6 +138,7 @@ class _State:
     mending_speech: _Speech | None = None
     mending_danger: DangerKind | None = None
     danger_seen_before: str | None = None  # what the call had seen before that danger
+    story: TurnsBefore = field(default_factory=TurnsBefore)  # the caller's unanswered words, a "không" to the question
     now: float = 0.0  # time of the latest event
     ended: _Ended | None = None
 
@@ -246,8 +248,12 @@ class CallPolicy:
             del s.heard[:-self.config.recent_turns]  # keep no more of the caller's words than a transfer needs
             found = self._matcher.find(text) if self._matcher else None
             # A phrase in a sentence that asks about support goes to the brain, which asks the
-            # caller whether they are in danger (or puts them through if its model is sure).
-            if found and not found.asking and not self._handing_over_danger():
+            # caller whether they are in danger (or puts them through if its model is sure). So
+            # does one that is danger only without the caller's unanswered words before it, or
+            # right after a "không" to the question (bot/policy/story.py), when the brain hears
+            # this sentence now; else the phrase decides here.
+            if found and not found.asking and not self._handing_over_danger() and \
+                    (not self._brain_hears_next() or s.story.phrase_stands(self._matcher, text)):
                 return self._danger_transfer(found.kind, found.kind.message, e.t)
         s.caller_speaking = False
         if s.phase is Phase.THINKING:
@@ -275,6 +281,7 @@ class CallPolicy:
         d: Decision = e.reply
         reply = (d.reply or "").strip()
         said = Reason.of(d.reason)
+        s.story.after(s.asked or "", d.reason, d.intent)
         if d.action == "transfer" and said is Reason.DANGER:
             kind = self._kind_of(detail_of(d.reason), reply, d.branch)
             seen_before = s.danger_seen
@@ -437,6 +444,14 @@ class CallPolicy:
         say = self._say(t, text, interruptible=False, prompt=f"danger_{kind.id}", then=transfer)
         s.last_said = say
         return stop + [say]
+
+    def _brain_hears_next(self) -> bool:
+        """A sentence the caller finishes now goes to the brain (not while it decides on the
+        previous one, nor over an announcement that cannot be interrupted)."""
+        s = self._s
+        if s.phase is Phase.THINKING:
+            return False
+        return s.phase is not Phase.SPEAKING or (s.speech is not None and s.speech.say.interruptible)
 
     def _handing_over_danger(self) -> bool:
         s = self._s

@@ -193,3 +193,28 @@ async def test_danger_words_told_of_the_past_with_a_question_about_support_are_a
     assert asked.reply == KB.danger.check_question
     through = await brain.turn(conversation, "có")
     assert (through.action, through.branch, through.reason) == ("transfer", 1, "danger:poisoning")
+
+
+async def test_a_story_of_the_past_told_in_pieces_is_asked_about_not_put_through(brain: BrainClient, conversation):
+    """A slow caller's pause cuts "hồi tháng ba quán nước nhà tôi ở đầu ngõ ... bị cháy rụi hết cả
+    rồi": the second piece alone is a fire now (put through), after the first one, which the bot
+    could not answer, it is the past (asked). actions/server/unanswered.py keeps the first piece."""
+    piece = "bị cháy rụi hết cả rồi"
+    alone = await brain.turn(f"{conversation}-alone", piece)
+    assert alone.reason == "danger:fire", "pick a piece that is danger on its own"
+    first = await brain.turn(conversation, "hồi tháng ba quán nước nhà tôi ở đầu ngõ")
+    assert first.reason.split(":")[0] in ("out_of_scope", "rephrase", "clarify"), first.reason
+    after = await brain.turn(conversation, piece)
+    assert after.reason == "danger_check:fire" and after.reply == KB.danger.check_question
+    # Asked, not lost: "có" puts the caller through.
+    assert (await brain.turn(conversation, "có")).reason == "danger:fire"
+
+
+async def test_after_a_no_to_the_question_the_story_goes_on_and_is_asked_again(brain: BrainClient, conversation):
+    asked = await brain.turn(conversation, "năm ngoái tôi bị ngộ độc rượu phải đi viện, bảo hiểm có trả không")
+    assert asked.reason == "danger_check:poisoning"
+    await brain.turn(conversation, "không")
+    piece = "cả đám cưới mấy người ngộ độc rượu"
+    assert (await brain.turn(f"{conversation}-alone", piece)).reason == "danger:poisoning", "pick a piece put through alone"
+    again = await brain.turn(conversation, piece)
+    assert again.reason == "danger_check:poisoning" and again.action == "dialog"
