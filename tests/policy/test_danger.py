@@ -191,23 +191,26 @@ def test_danger_words_in_a_question_about_support_go_to_the_brain(call: Call):
 
 # ── the turns before (bot/policy/story.py) ────────────────────────────────────────────────────
 NO_ANSWER = "Xin lỗi, tôi chưa có thông tin để trả lời câu hỏi này."
+PAST = "năm ngoái cái sạp của tôi ở chợ"
+
+
+def unanswered(call: Call, text: str = PAST) -> None:
+    """The caller says `text`; the brain has no answer for it (out of scope)."""
+    call.listening()
+    call.say(text)
+    call.brain("dialog", NO_ANSWER, reason="out_of_scope", intent="out_of_scope")
+    call.finish()
 
 
 def test_a_piece_of_a_story_about_the_past_goes_to_the_brain_not_straight_to_115(call: Call):
     """"năm ngoái cái sạp của tôi ở chợ" (no answer) ... "bị cháy trụi hết không còn gì": with
     the words before it the fire is the past, so the brain (which knows them too) decides."""
-    call.listening()
-    call.say("năm ngoái cái sạp của tôi ở chợ")
-    call.brain("dialog", NO_ANSWER, reason="out_of_scope", intent="out_of_scope")
-    call.finish()
+    unanswered(call)
     assert call.say("bị cháy trụi hết không còn gì") == [AskBrain("bị cháy trụi hết không còn gì")]
 
 
 def test_danger_after_unanswered_words_that_do_not_change_it_is_put_through_at_once(call: Call):
-    call.listening()
-    call.say("alo alo chị ơi")
-    call.brain("dialog", NO_ANSWER, reason="out_of_scope", intent="out_of_scope")
-    call.finish()
+    unanswered(call, "alo alo chị ơi")
     actions = call.say("nhà tôi đang cháy")
     assert not any(isinstance(a, AskBrain) for a in actions)
     assert call.finish(after=6.0)[0].reason == "danger:fire"
@@ -215,7 +218,7 @@ def test_danger_after_unanswered_words_that_do_not_change_it_is_put_through_at_o
 
 def test_an_answer_starts_afresh(call: Call):
     call.listening()
-    call.say("năm ngoái cái sạp của tôi ở chợ")
+    call.say(PAST)
     call.brain("answer", ANSWER, faq_id="hn", reason="answer", intent="faq")
     call.finish()
     assert not any(isinstance(a, AskBrain) for a in call.say("bị cháy trụi hết không còn gì"))
@@ -233,10 +236,7 @@ def test_after_a_no_to_the_safety_question_danger_words_go_to_the_brain(call: Ca
 
 
 def test_while_the_brain_decides_danger_words_are_put_through_whatever_came_before(call: Call):
-    call.listening()
-    call.say("năm ngoái cái sạp của tôi ở chợ")
-    call.brain("dialog", NO_ANSWER, reason="out_of_scope", intent="out_of_scope")
-    call.finish()
+    unanswered(call)
     call.say("giờ tôi bán rong thì")  # the brain is deciding on it
     actions = call.say("bị cháy trụi hết không còn gì")
     assert not any(isinstance(a, AskBrain) for a in actions) and any(isinstance(a, Say) for a in actions)
