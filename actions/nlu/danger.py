@@ -50,6 +50,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.nlu.ngram_model import NgramConfig, NgramModel
+from actions.server.unanswered import BEFORE_KEY, DECLINED_KEY  # the brain channel's metadata
 from bot.config import load_settings
 from bot.content.build import training_variants
 from bot.danger.load import FILE_NAME, load_danger_net
@@ -58,9 +59,6 @@ from bot.danger.model import DangerNet
 from bot.danger.pieces import ordinary_pieces
 from bot.noise import garble
 
-# Message metadata from the brain channel (actions/server/unanswered.py).
-UNANSWERED_BEFORE = "unanswered_before"
-DECLINED_BEFORE = "declined_before"
 DANGER_INTENT = "danger"
 CHECK_INTENT = "danger_check"
 DANGER_ENTITY = "danger"
@@ -191,7 +189,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
         if self.matcher is None or self.model is None or not messages:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
-        befores = [str((m.get("metadata") or {}).get(UNANSWERED_BEFORE) or "").strip() for m in messages]
+        befores = [str((m.get("metadata") or {}).get(BEFORE_KEY) or "").strip() for m in messages]
         joined = [f"{b} {t}" if b else t for b, t in zip(befores, texts)]
         probs_of = self.model.probabilities(texts + joined)
         for i, (message, text) in enumerate(zip(messages, texts)):
@@ -215,7 +213,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
         chợ" ... "bị cháy trụi hết" is the past). Else it is asked about."""
         if not self.config["with_before"]:
             return True
-        if (message.get("metadata") or {}).get(DECLINED_BEFORE):
+        if (message.get("metadata") or {}).get(DECLINED_KEY):
             return False
         return not before or self.decide(joined, self.detect(joined, probs, unanswered)) == DANGER_INTENT
 

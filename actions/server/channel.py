@@ -5,8 +5,8 @@ POST /webhooks/brain/webhook {"sender": call id, "message": text}
    (action, faq_id, branch, reason, recent, intent, confidence), written by actions/actions.py.
 
 Like Rasa's REST channel, plus what the safety net needs from the turns before (actions/server/
-unanswered.py: the caller's unanswered words, a recent "không" to the safety question), a bearer token, a health route that says whether a model is loaded,
-input checks, and POST /webhooks/brain/model: a model swap that does not stall calls in progress
+unanswered.py: the caller's unanswered words, a recent "không" to the safety question), a bearer
+token, a health route that says whether a model is loaded, input checks, and POST /webhooks/brain/model: a model swap that does not stall calls in progress
 (Rasa's own PUT /model loads on the event loop for ~12 s and never frees the old model: +0.5 GB
 per swap, measured). Reading the tracker back here would cost a deserialisation per turn; the
 actions already see the parse result, so they put it in the decision.

@@ -75,7 +75,6 @@ class DangerMatcher:
                     return DangerMatch(kind, phrase.text, " ".join(w.text for w in words[a:b]), is_weak, asking)
         return None
 
-
     def asks(self, text: str) -> bool:
         """The caller's words ask about support or tell of the past (after any change of topic)."""
         words = syllables(text)

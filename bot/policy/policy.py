@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from bot.content.model import BRANCH_WORDS
 from bot.danger.match import DangerMatcher
 from bot.danger.model import DangerKind, DangerNet
-from bot.policy.story import TurnsBefore
 from bot.policy.commands import (
     Action,
     AskBrain,
@@ -48,6 +47,7 @@ from bot.policy.events import (
     TransferFailed,
 )
 from bot.policy.reasons import Reason, detail_of
+from bot.policy.story import TurnsBefore
 from bot.text import is_backchannel, normalise_utterance
 
 PromptSource = Callable[[str, int | None], str] | Mapping[str, str]

@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from rasa.shared.nlu.constants import INTENT, TEXT  # noqa: E402
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 
-from actions.nlu.danger import ANYTHING_ELSE, DECLINED_BEFORE, UNANSWERED_BEFORE, DangerDetector  # noqa: E402
+from actions.nlu.danger import ANYTHING_ELSE, DangerDetector  # noqa: E402
+from actions.server.unanswered import BEFORE_KEY, DECLINED_KEY  # noqa: E402
 from bot.danger.load import load_danger_net  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +62,9 @@ def main() -> None:
     past, piece = "năm ngoái cái sạp của tôi ở chợ", "bị cháy trụi hết không còn gì"
     out["story"] = {
         "alone": processed(story, piece),
-        "after the past": processed(story, piece, {UNANSWERED_BEFORE: past}),
-        "after other words": processed(story, piece, {UNANSWERED_BEFORE: "alo alo cô ơi"}),
-        "after a no": processed(story, "nhà tôi cháy rồi", {DECLINED_BEFORE: True}),
+        "after the past": processed(story, piece, {BEFORE_KEY: past}),
+        "after other words": processed(story, piece, {BEFORE_KEY: "alo alo cô ơi"}),
+        "after a no": processed(story, "nhà tôi cháy rồi", {DECLINED_KEY: True}),
     }
     # The model alone, in words that tell of the past: put through only when very sure.
     out["past"] = {}
