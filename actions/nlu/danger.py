@@ -255,7 +255,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
             # else asked (a suspicion at least, however low the model's probability).
             by_label = dict(zip(self.model.labels, probs.tolist()))
             p_danger = 1.0 - by_label.get(ANYTHING_ELSE, 0.0)
-            if p_danger >= float(self.config.get("asking_threshold") or self.config["threshold"]):
+            if p_danger >= self._asking_threshold():
                 return found.kind.id, p_danger, "model"
             return found.kind.id, min(p_danger, float(self.config["threshold"]) - 1e-6), f"asking:{found.phrase}"
         if len(text.split()) < int(self.config["min_words"]):
@@ -267,8 +267,7 @@ class DangerDetector(GraphComponent, IntentClassifier):
         if p_danger < self._ask_threshold(unanswered):
             return None
         kind = max((k.id for k in self.net.kinds), key=lambda k: by_label.get(k, 0.0))
-        sure = self.config.get("asking_threshold")
-        if sure is not None and float(self.config["threshold"]) <= p_danger < float(sure) and self.matcher.asks(text):
+        if float(self.config["threshold"]) <= p_danger < self._asking_threshold() and self.matcher.asks(text):
             # The model alone, in words that ask about support or tell of the past ("năm ngoái tôi
             # bị một thằng say rượu đâm"): asked rather than put through unless it is very sure.
             return kind, float(self.config["threshold"]) - 1e-6, "model:asking"
@@ -278,6 +277,12 @@ class DangerDetector(GraphComponent, IntentClassifier):
             # leans to suicide through "uống thuốc"): a caller who says "có" hears 115's message.
             kind = GENERAL_KIND
         return kind, p_danger, "model"
+
+    def _asking_threshold(self) -> float:
+        """What the model needs to put through a caller whose words ask about support or tell of
+        the past (`asking_threshold`; without one, the plain `threshold`)."""
+        sure = self.config.get("asking_threshold")
+        return float(sure) if sure is not None else float(self.config["threshold"])
 
     def _ask_threshold(self, unanswered: bool) -> float:
         """A caller the FAQ cannot answer would hear "no information" or "please say it again", and

@@ -67,8 +67,7 @@ class DangerMatcher:
                             self._denials.said_just_after(words, b, bare_mode):
                         continue
                     if asking_at is None:
-                        asking_at = self._asking.said_everywhere(words, bare_mode)
-                        changes_at = self._topic_changes.said_everywhere(words, bare_mode) if asking_at else []
+                        asking_at, changes_at = self._asking_spans(words, bare_mode)
                     asking = _asks_about(asking_at, changes_at, a)
                     if is_weak and asking:
                         break
@@ -80,10 +79,12 @@ class DangerMatcher:
         words = syllables(text)
         if not words:
             return False
-        bare_mode = typed_bare(words)
+        return _asks_about(*self._asking_spans(words, typed_bare(words)), len(words))
+
+    def _asking_spans(self, words: list, bare_mode: bool) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Where asking words and changes of topic are said (changes looked for only if asked)."""
         asking_at = self._asking.said_everywhere(words, bare_mode)
-        changes_at = self._topic_changes.said_everywhere(words, bare_mode) if asking_at else []
-        return _asks_about(asking_at, changes_at, len(words))
+        return asking_at, self._topic_changes.said_everywhere(words, bare_mode) if asking_at else []
 
 
 def _asks_about(asking_at: list[tuple[int, int]], changes_at: list[tuple[int, int]], danger_at: int) -> bool:
