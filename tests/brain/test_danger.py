@@ -86,6 +86,9 @@ async def test_ordinary_short_turns_are_not_put_through(brain: BrainClient, conv
     "bị tai nạn lao động thì công ty phải bồi thường bao nhiêu",
     "công ty nợ lương ba tháng thì tôi kiện ở đâu",
     "sinh con thì được hưởng chế độ thai sản mấy tháng",
+    # an ordinary benefit named by a word of the editors' concept che_do_thuong_xuyen
+    "con nuôi có được hưởng chế độ thai sản không",
+    "mẹ tôi mất thì tiền mai táng phí lĩnh ở đâu",
 ])
 async def test_other_benefits_are_never_answered_with_a_covid_entry(brain: BrainClient, conversation, text):
     reply = await brain.turn(conversation, text)

@@ -36,6 +36,8 @@ def matcher() -> DangerMatcher:
     ("có đứa trẻ bị bỏ rơi trước cửa nhà tôi", "child"),
     ("tôi không muốn xống nữa", "suicide"),
     ("không muốn sộng nữa", "suicide"),  # one wrong tone in a three-word phrase
+    ("gọi xe cho tôi với, nhanh lên", "medical"),  # help asked for, the danger not named
+    ("giời ơi lửa bén sang mái rạ rồi, gọi xe cho tôi với", "fire"),  # fire is declared first
 ])
 def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
     found = matcher.find(text)
@@ -51,6 +53,7 @@ def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
     "anh chị cứ từ từ nói",  # "từ từ" is not "tự tử": two wrong tones are not allowed
     "mệt muốn chết mà chưa nhận được tiền",
     "tháng này cháy túi rồi, bao giờ có tiền hỗ trợ",
+    "ngồi nhà lo cháy ruột cháy gan, bao giờ có tiền",
     "cho tôi hỏi hồ sơ lao động tự do nộp ở đâu",
     "công ty bị đánh thuế nặng quá",
     "chờ xíu nhé",  # "xíu" is not "xỉu"
@@ -133,6 +136,8 @@ def test_a_strong_phrase_in_a_question_about_support_is_marked_asking(matcher: D
     assert told is not None and told.kind.id == "poisoning" and told.asking
     now = matcher.find("con tôi bị ngộ độc rượu, nôn ra máu")
     assert now is not None and now.kind.id == "poisoning" and not now.asking
+    news = matcher.find("trên ti vi báo có vụ ngộ độc rượu, nhà tôi không sao, tôi hỏi lao động tự do")
+    assert news is not None and news.kind.id == "poisoning" and news.asking
 
 
 def test_an_undiacritised_word_in_a_marked_sentence_merges_like_the_others(matcher: DangerMatcher):
