@@ -32,6 +32,8 @@ HELDOUT = "data/eval/heldout.yml"
 CALLERS = "data/eval/callers.yml"  # written blind in callers' words (issue 11); test sealed
 CALLERS2 = "data/eval/callers2.yml"  # a second blind writer's callers' words; dev only (tuning)
 CALLERS3 = "data/eval/callers3.yml"  # a third writer (long-winded, indirect); dev only
+# Other benefits (never to get a COVID entry) beside questions one COVID entry answers; dev only
+BENEFITS = "data/eval/benefits_dev.yml"
 # Reasons of turns where the bot asks instead of guessing: please rephrase, the safety net's
 # question, an either/or question between two entries.
 ASKING = ("rephrase:", "danger_check:", "clarify:")
@@ -117,6 +119,13 @@ def split_overlap(settings: Settings, kb: KnowledgeBase) -> dict[str, float]:
 
 def load_split(path: Path, split: str) -> list[dict[str, str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))[split]
+
+
+def load_benefits(path: Path) -> dict[str, list[dict[str, str]]]:
+    """The benefits split as labelled items: other benefits are out of scope, look-alikes their entry."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {"other_benefit": [{"text": i["text"], "label": "out_of_scope"} for i in data["other_benefit"]],
+            "covid_lookalike": [{"text": i["text"], "label": f"faq/{i['faq_id']}"} for i in data["covid_lookalike"]]}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -278,6 +287,13 @@ async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
                                                s.dialogue.human_branch)
                         found.pop("latencies_ms")
                         results["callers"][name] = found
+            benefits = settings.path(BENEFITS)
+            if benefits.exists():
+                results["benefits"] = {}
+                for name, items in load_benefits(benefits).items():
+                    found = await evaluate(client, items, kb, s.dialogue.human_branch)
+                    found.pop("latencies_ms")
+                    results["benefits"][name] = found
         results["overlap"] = split_overlap(settings, kb)
         latencies = test.pop("latencies_ms") + dev.pop("latencies_ms")
         results["latency_ms"] = {"n": len(latencies), "p50": round(statistics.median(latencies), 1),

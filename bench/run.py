@@ -54,6 +54,19 @@ def _callers_rows(r: dict) -> list[str]:
                  row("garbled: right action", "right_action_garbled", "≥ 93 %"),
                  row("garbled: wrong answer read out", "wrong_answer_garbled", "≤ 2 %"),
                  ""]
+    b = r.get("benefits")
+    if b:
+        other, alike = b["other_benefit"], b["covid_lookalike"]
+        rows += ["Other benefits (`data/eval/benefits_dev.yml`, dev, a blind writer): questions about ordinary",
+                 "benefits the FAQ does not cover must not get a COVID entry; questions in the same words that one",
+                 "COVID entry answers must still get it (as written and without diacritics, then garbled):", "",
+                 "| measure | as written | garbled |", "|---|---|---|",
+                 f"| other benefits answered with a COVID entry (n={other['n']}) | {other['wrong_answer']:.1%} | "
+                 f"{other['wrong_answer_garbled']:.1%} |",
+                 f"| look-alikes answered with their entry (n={alike['n']}) | {alike['right_action']:.1%} | "
+                 f"{alike['right_action_garbled']:.1%} |",
+                 f"| look-alikes answered with another entry | {alike['wrong_answer']:.1%} | "
+                 f"{alike['wrong_answer_garbled']:.1%} |", ""]
     if r.get("overlap"):
         rows += ["Closeness to the training examples (per utterance, the largest character-4-gram Jaccard overlap "
                  "with one training example, averaged): " + ", ".join(f"{k} {v}" for k, v in r["overlap"].items()) + ".", ""]
