@@ -4,7 +4,7 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev splits (data/eval/danger_dev3.yml to dev13) are for tuning phrases; the test splits
+The dev splits (data/eval/danger_dev3.yml to dev14) are for tuning phrases; the test splits
 (danger_test2.yml from session 13, danger_test3.yml from 14) are only measured, and their misses
 are never printed. dev12 is the first sealed test (danger_test.yml, sessions 4-13), retired to dev
 in session 14 after its last blind figures (98.4 % caught, 97.3 % garbled). Ordinary short turns (danger_turns.yml) count what is taken for danger in what
@@ -26,13 +26,13 @@ from bot.content.load import load_knowledge_base
 from bot.danger.match import DangerMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-# dev3 to dev13: blind writers' splits, for tuning (their mistakes are printed); test2, test3: sealed.
+# dev3 to dev14: blind writers' splits, for tuning (their mistakes are printed); test2, test3: sealed.
 SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/danger_dev4.yml",
           "dev5": ROOT / "data/eval/danger_dev5.yml", "dev6": ROOT / "data/eval/danger_dev6.yml",
           "dev7": ROOT / "data/eval/danger_dev7.yml", "dev8": ROOT / "data/eval/danger_dev8.yml",
           "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
           "dev11": ROOT / "data/eval/danger_dev11.yml", "dev12": ROOT / "data/eval/danger_dev12.yml",
-          "dev13": ROOT / "data/eval/danger_dev13.yml",
+          "dev13": ROOT / "data/eval/danger_dev13.yml", "dev14": ROOT / "data/eval/danger_dev14.yml",
           "test2": ROOT / "data/eval/danger_test2.yml", "test3": ROOT / "data/eval/danger_test3.yml"}
 # Sealed splits: measured only, their mistakes never printed (multi_test since session 12, test2
 # and the short turns' test half since 13, test3 since 14; the first test, sessions 4-13, is dev12).
@@ -334,9 +334,10 @@ def section(r: dict) -> str:
              "(indirect: the situation told without the obvious word), `danger_dev9.yml` (short turns, 3-12 words),",
              "`danger_dev10.yml` (breadth: gas, drowning, bites, dementia, people held, children left in cars),",
              "`danger_dev11.yml` (hard cases: no obvious word), `danger_dev12.yml` (the first sealed test,",
-             "sessions 4-13, retired to dev in session 14) and `danger_dev13.yml` (panicked callers on behalf of",
-             "others, rural dialect, help asked for without naming the danger) for tuning (phrases and thresholds were tuned on them,",
-             "so their figures are optimistic; dev4 to dev11 and dev13 were first measured before any tuning on them, see",
+             "sessions 4-13, retired to dev in session 14), `danger_dev13.yml` (panicked callers on behalf of",
+             "others, rural dialect, help asked for without naming the danger) and `danger_dev14.yml` (callers who",
+             "cannot speak freely, danger about to happen, strangers in public places) for tuning (phrases and thresholds were tuned on them,",
+             "so their figures are optimistic; dev4 to dev11, dev13 and dev14 were first measured before any tuning on them, see",
              "docs/safety.md), and `data/eval/danger_test2.yml`, `danger_test3.yml` (sealed: only measured; test2",
              "from session 13, a plain mix as a new tester would write; test3 from session 14, rambling elderly",
              "callers). The first two writers' splits are now",

@@ -36,7 +36,8 @@ def matcher() -> DangerMatcher:
     ("có đứa trẻ bị bỏ rơi trước cửa nhà tôi", "child"),
     ("tôi không muốn xống nữa", "suicide"),
     ("không muốn sộng nữa", "suicide"),  # one wrong tone in a three-word phrase
-    ("gọi xe cho tôi với, nhanh lên", "medical"),  # help asked for, the danger not named
+    ("gọi xe cho tôi với, nhanh lên", "medical"),
+    ("chán lắm rồi, chắc tôi không qua được đêm nay đâu", "suicide"),  # help asked for, the danger not named
     ("giời ơi lửa bén sang mái rạ rồi, gọi xe cho tôi với", "fire"),  # fire is declared first
 ])
 def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
@@ -54,6 +55,7 @@ def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
     "mệt muốn chết mà chưa nhận được tiền",
     "tháng này cháy túi rồi, bao giờ có tiền hỗ trợ",
     "ngồi nhà lo cháy ruột cháy gan, bao giờ có tiền",
+    "nghe cán bộ bảo không đủ điều kiện mà tôi muốn ngất",
     "cho tôi hỏi hồ sơ lao động tự do nộp ở đâu",
     "công ty bị đánh thuế nặng quá",
     "chờ xíu nhé",  # "xíu" is not "xỉu"
