@@ -274,6 +274,7 @@ async def run(settings: Settings, train: bool = True) -> dict[str, Any]:
             await evaluate(client, load_split(heldout, "dev")[:10], kb, s.dialogue.human_branch)  # warm-up
             test = await evaluate(client, load_split(heldout, "test"), kb, s.dialogue.human_branch)
             dev = await evaluate(client, load_split(heldout, "dev"), kb, s.dialogue.human_branch)
+
             async def scored(items: list[dict[str, str]]) -> dict[str, Any]:
                 found = await evaluate(client, items, kb, s.dialogue.human_branch)
                 found.pop("latencies_ms")  # the latency figure is the held-out split's

@@ -31,7 +31,7 @@ def _clarify(c: dict) -> str:
 
 
 def _callers_rows(r: dict) -> list[str]:
-    """The blind callers' split (data/eval/callers.yml) and how close each split is to training."""
+    """The blind callers' splits (data/eval/callers.yml, callers2.yml, callers3.yml)."""
     rows: list[str] = []
     c = r.get("callers")
     if c:
@@ -54,23 +54,33 @@ def _callers_rows(r: dict) -> list[str]:
                  row("garbled: right action", "right_action_garbled", "≥ 93 %"),
                  row("garbled: wrong answer read out", "wrong_answer_garbled", "≤ 2 %"),
                  ""]
-    b = r.get("benefits")
-    if b:
-        other, alike = b["other_benefit"], b["covid_lookalike"]
-        rows += ["Other benefits (`data/eval/benefits_dev.yml`, dev, a blind writer): questions about ordinary",
-                 "benefits the FAQ does not cover must not get a COVID entry; questions in the same words that one",
-                 "COVID entry answers must still get it (as written and without diacritics, then garbled):", "",
-                 "| measure | as written | garbled |", "|---|---|---|",
-                 f"| other benefits answered with a COVID entry (n={other['n']}) | {other['wrong_answer']:.1%} | "
-                 f"{other['wrong_answer_garbled']:.1%} |",
-                 f"| look-alikes answered with their entry (n={alike['n']}) | {alike['right_action']:.1%} | "
-                 f"{alike['right_action_garbled']:.1%} |",
-                 f"| look-alikes answered with another entry | {alike['wrong_answer']:.1%} | "
-                 f"{alike['wrong_answer_garbled']:.1%} |", ""]
-    if r.get("overlap"):
-        rows += ["Closeness to the training examples (per utterance, the largest character-4-gram Jaccard overlap "
-                 "with one training example, averaged): " + ", ".join(f"{k} {v}" for k, v in r["overlap"].items()) + ".", ""]
     return rows
+
+
+def _benefits_rows(r: dict) -> list[str]:
+    """Other benefits beside their COVID look-alikes (data/eval/benefits_dev.yml)."""
+    b = r.get("benefits")
+    if not b:
+        return []
+    other, alike = b["other_benefit"], b["covid_lookalike"]
+    return ["Other benefits (`data/eval/benefits_dev.yml`, dev, a blind writer): questions about ordinary",
+             "benefits the FAQ does not cover must not get a COVID entry; questions in the same words that one",
+             "COVID entry answers must still get it (as written and without diacritics, then garbled):", "",
+             "| measure | as written | garbled |", "|---|---|---|",
+             f"| other benefits answered with a COVID entry (n={other['n']}) | {other['wrong_answer']:.1%} | "
+             f"{other['wrong_answer_garbled']:.1%} |",
+             f"| look-alikes answered with their entry (n={alike['n']}) | {alike['right_action']:.1%} | "
+             f"{alike['right_action_garbled']:.1%} |",
+             f"| look-alikes answered with another entry | {alike['wrong_answer']:.1%} | "
+             f"{alike['wrong_answer_garbled']:.1%} |", ""]
+
+
+def _overlap_rows(r: dict) -> list[str]:
+    """How close each split is to the training examples."""
+    if not r.get("overlap"):
+        return []
+    return ["Closeness to the training examples (per utterance, the largest character-4-gram Jaccard overlap "
+            "with one training example, averaged): " + ", ".join(f"{k} {v}" for k, v in r["overlap"].items()) + ".", ""]
 
 
 def brain_section(r: dict) -> str:
@@ -114,6 +124,8 @@ def brain_section(r: dict) -> str:
         f"{r['rss_mb']['rasa_server_after_3_swaps']} / {r['rss_mb']['action_server']} MB |",
         "",
         *_callers_rows(r),
+        *_benefits_rows(r),
+        *_overlap_rows(r),
         f"Thresholds that maximise dev accuracy (grid search, raw NLU): {r['thresholds_on_dev']}.",
         "",
         # Dev mistakes only: printing the test split's mistakes would invite writing training data

@@ -36,8 +36,8 @@ def matcher() -> DangerMatcher:
     ("có đứa trẻ bị bỏ rơi trước cửa nhà tôi", "child"),
     ("tôi không muốn xống nữa", "suicide"),
     ("không muốn sộng nữa", "suicide"),  # one wrong tone in a three-word phrase
-    ("gọi xe cho tôi với, nhanh lên", "medical"),
-    ("chán lắm rồi, chắc tôi không qua được đêm nay đâu", "suicide"),  # help asked for, the danger not named
+    ("gọi xe cho tôi với, nhanh lên", "medical"),  # help asked for, the danger not named
+    ("chán lắm rồi, chắc tôi không qua được đêm nay đâu", "suicide"),
     ("giời ơi lửa bén sang mái rạ rồi, gọi xe cho tôi với", "fire"),  # fire is declared first
 ])
 def test_danger_is_caught(matcher: DangerMatcher, text: str, kind: str):
