@@ -77,17 +77,18 @@ def test_speech_gives_text_and_partials(engine):
 def test_utterances_kaldi_ends_on_its_own_are_kept(engine):
     """Kaldi finalises an utterance at a long pause; its text must still reach final()."""
     first, second = korean("안녕하세요"), korean("감사합니다")
-    alone = engine.transcribe(np.concatenate([first, silence(0.5)]), 8000)
-    assert alone
     with engine.stream() as stream:
         for x in (first, silence(2)):
             for i in range(0, x.size, 160):
                 stream.accept(x[i:i + 160])
-        assert stream._done == [alone]  # Kaldi ended it on its own, and the text was kept
+        # Kaldi ended it on its own. Its text is compared with what final() returns, not
+        # with a separate decode of the phrase: the endpoint cuts the audio elsewhere, so
+        # the words of two decodes may differ a little.
+        kept = list(stream._done)
+        assert len(kept) == 1 and kept[0]
         stream.accept(np.concatenate([second, silence(2)]))
         together = stream.final()
-    # (the second phrase's words vary a little with what came before it)
-    assert together.startswith(alone + " ") and len(together.split()) > len(alone.split())
+    assert together.startswith(kept[0] + " ") and len(together.split()) > len(kept[0].split())
 
 
 def test_grammar_limits_the_words(engine):
