@@ -33,10 +33,12 @@ SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/
           "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
           "dev11": ROOT / "data/eval/danger_dev11.yml", "dev12": ROOT / "data/eval/danger_dev12.yml",
           "dev13": ROOT / "data/eval/danger_dev13.yml", "dev14": ROOT / "data/eval/danger_dev14.yml",
-          "test2": ROOT / "data/eval/danger_test2.yml", "test3": ROOT / "data/eval/danger_test3.yml"}
+          "test2": ROOT / "data/eval/danger_test2.yml", "test3": ROOT / "data/eval/danger_test3.yml",
+          "test4": ROOT / "data/eval/danger_test4.yml"}
 # Sealed splits: measured only, their mistakes never printed (multi_test since session 12, test2
-# and the short turns' test half since 13, test3 since 14; the first test, sessions 4-13, is dev12).
-SEALED = {"test2", "test3", "multi_test"}
+# and the short turns' test half since 13, test3 since 14, test4 since 16; the first test, sessions 4-13,
+# is dev12).
+SEALED = {"test2", "test3", "test4", "multi_test"}
 TURNS_SEALED_HALF = "test"
 # Stories told in pieces (2-4 turns, a slow caller's pauses), by blind writers: dev, dev2 (session
 # 14, mostly ordinary callers telling the past) for tuning, test sealed. Each conversation is one call; see run_multi.

@@ -58,3 +58,14 @@ def test_concepts_become_rasa_lookup_tables():
     assert "- xe ôm\n" in tables["nghe_tu_do"]
     empty = yaml.safe_load(nlu_concepts_yaml(dataclasses.replace(knowledge, concepts=())))
     assert empty["nlu"] == []  # Rasa reads an empty list; no file left over from an older build
+
+
+def test_replies_that_answer_nothing_tell_a_caller_in_danger_the_emergency_key():
+    """A caller in danger whom the safety net missed hears "not understood" or "no information";
+    both must name the key of the emergency branch (meta.yml), so they can still reach it at once."""
+    knowledge = kb()
+    key = next(b for b, name in knowledge.branches.items() if "cấp cứu" in name.lower())
+    spoken = {1: "một", 2: "hai", 3: "ba", 4: "bốn", 5: "năm", 6: "sáu"}[key]
+    hint = f"Nếu anh chị đang gặp nguy hiểm, xin bấm phím {spoken}."
+    assert hint in knowledge.prompts["rephrase"]
+    assert hint in knowledge.intent("out_of_scope").response

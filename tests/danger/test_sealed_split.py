@@ -1,4 +1,4 @@
-"""The sealed safety splits (data/eval/danger_test2.yml and danger_test3.yml, the story pieces of
+"""The sealed safety splits (data/eval/danger_test2.yml, danger_test3.yml, danger_test4.yml, the story pieces of
 danger_multi_test.yml, the test half of danger_turns.yml) measure callers the model has never
 seen: none of their sentences may sit in the training material, word for word. Short ones are
 let through: "cháy rồi" is an editors' phrase as well as a caller's whole turn."""
@@ -24,12 +24,13 @@ def training_sentences() -> dict[str, str]:
 
 
 # (file, fewest words that count, the sealed part or None for the whole file)
-SEALED = (("danger_test2.yml", 4, None), ("danger_test3.yml", 4, None), ("danger_multi_test.yml", 5, None),
+SEALED = (("danger_test2.yml", 4, None), ("danger_test3.yml", 4, None), ("danger_test4.yml", 4, None),
+          ("danger_multi_test.yml", 5, None),
           ("danger_turns.yml", 5, "test"))
 
 
 def sealed_sentences() -> set[str]:
-    """The sealed sentences of four words or more (danger_test2.yml, danger_test3.yml), and the
+    """The sealed sentences of four words or more (danger_test2.yml to danger_test4.yml), and the
     story pieces and ordinary turns of five or more (danger_multi_test.yml, the test half of
     danger_turns.yml: a four-word piece is often a stock reply to the bot, such as "tôi chưa
     nghe kịp", which the `repeat` intent rightly trains on)."""
