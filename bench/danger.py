@@ -33,6 +33,7 @@ SPLITS = {"dev3": ROOT / "data/eval/danger_dev3.yml", "dev4": ROOT / "data/eval/
           "dev9": ROOT / "data/eval/danger_dev9.yml", "dev10": ROOT / "data/eval/danger_dev10.yml",
           "dev11": ROOT / "data/eval/danger_dev11.yml", "dev12": ROOT / "data/eval/danger_dev12.yml",
           "dev13": ROOT / "data/eval/danger_dev13.yml", "dev14": ROOT / "data/eval/danger_dev14.yml",
+          "dev15": ROOT / "data/eval/danger_dev15.yml",
           "test2": ROOT / "data/eval/danger_test2.yml", "test3": ROOT / "data/eval/danger_test3.yml",
           "test4": ROOT / "data/eval/danger_test4.yml"}
 # Sealed splits: measured only, their mistakes never printed (multi_test since session 12, test2

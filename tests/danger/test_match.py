@@ -148,3 +148,35 @@ def test_an_undiacritised_word_in_a_marked_sentence_merges_like_the_others(match
     assert matcher.find("ngồi giết thời gian bằng điện thoại") is None
     assert matcher.find("ngồi giết thời dan bằng điện thoại") is None
     assert matcher.find("nó dọa giết cả nhà tôi") is not None
+
+
+@pytest.mark.parametrize("text, kind, asking", [
+    # Callers who play the danger down and ask whether to get help now are put through at once:
+    # "có phải gọi cấp cứu không" is not a question about support.
+    ("chắc không sao đâu, ông nhà tôi tự nhiên méo miệng, tôi có phải gọi ai không", "medical", False),
+    ("không biết gọi đây có đúng không, quán đầu phố có khói bốc ra cửa sổ", "fire", False),
+    ("hỏi thử thôi, con bé nuốt viên pin, có phải đi viện không", "poisoning", False),
+    # ...but a question whether it is danger at all is asked about first.
+    ("ăn xong hơi đầy bụng, ợ chua, thế có phải ngộ độc không", "poisoning", True),
+    ("chỉ ngất một tí thôi mà giờ bố tôi vẫn chưa tỉnh lại", "medical", False),
+    ("bầm tôi ngã trong nhà tắm, gọi không thưa", "medical", False),
+    ("khong dam lam phien nhung dau ngo co mui gas nong nac", "fire", False),
+    ("tôi hỏi thật, bao nhiêu viên paracetamol thì đủ, tôi có cả hộp rồi", "suicide", False),
+    # A caller who cannot speak freely: urgency and an address, no danger named (asked: "có" or key 1).
+    ("em hỏi về khoản hỗ trợ thôi... vâng... ngõ 5 nhà số 12... nhanh lên", "medical", True),
+])
+def test_callers_who_play_danger_down(matcher: DangerMatcher, text: str, kind: str, asking: bool):
+    found = matcher.find(text)
+    assert found is not None and found.kind.id == kind and found.asking is asking
+
+
+@pytest.mark.parametrize("text", [
+    "da khong co ai bi nhot dau, chi la khu nha toi bi phong toa hai muoi ngay",  # nobody, negated
+    "cả nhà sốt nhẹ với ho, không ai khó thở, xin tư vấn chăm sóc tại nhà",
+    "hạ sốt cho trẻ uống bao nhiêu viên thì đủ một ngày",  # a dosage question
+    "bác test nhanh lên hai vạch rồi, ở nhà uống thuốc gì",
+    "nhà tôi khó khăn muốn chết, chuẩn hộ nghèo là bao nhiêu",
+    "tôi tưởng đột quỵ đến nơi khi thấy tên bị gạch khỏi danh sách",
+])
+def test_reassurance_and_figures_of_speech_are_not_danger(matcher: DangerMatcher, text: str):
+    assert matcher.find(text) is None
