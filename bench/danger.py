@@ -4,8 +4,8 @@ alarms), on the blind danger splits as written and through the noise channel (bo
 Two levels: the danger net alone (bot/danger/match.py, the editors' phrases), and the whole
 brain (`brain_outcomes`: what a caller's sentence gets from the running Rasa brain, where the
 net runs first and the classifier's emergency and routing intents stand behind it).
-The dev splits (data/eval/danger_dev3.yml to dev14) are for tuning phrases; the test splits
-(danger_test2.yml from session 13, danger_test3.yml from 14) are only measured, and their misses
+The dev splits (data/eval/danger_dev3.yml to dev15) are for tuning phrases; the test splits
+(danger_test2.yml from session 13, danger_test3.yml from 14, danger_test4.yml from 16) are only measured, and their misses
 are never printed. dev12 is the first sealed test (danger_test.yml, sessions 4-13), retired to dev
 in session 14 after its last blind figures (98.4 % caught, 97.3 % garbled). Ordinary short turns (danger_turns.yml) count what is taken for danger in what
 slow callers say between pauses. The first two writers'
@@ -338,12 +338,13 @@ def section(r: dict) -> str:
              "`danger_dev10.yml` (breadth: gas, drowning, bites, dementia, people held, children left in cars),",
              "`danger_dev11.yml` (hard cases: no obvious word), `danger_dev12.yml` (the first sealed test,",
              "sessions 4-13, retired to dev in session 14), `danger_dev13.yml` (panicked callers on behalf of",
-             "others, rural dialect, help asked for without naming the danger) and `danger_dev14.yml` (callers who",
-             "cannot speak freely, danger about to happen, strangers in public places) for tuning (phrases and thresholds were tuned on them,",
-             "so their figures are optimistic; dev4 to dev11, dev13 and dev14 were first measured before any tuning on them, see",
-             "docs/safety.md), and `data/eval/danger_test2.yml`, `danger_test3.yml` (sealed: only measured; test2",
-             "from session 13, a plain mix as a new tester would write; test3 from session 14, rambling elderly",
-             "callers). The first two writers' splits are now",
+             "others, rural dialect, help asked for without naming the danger), `danger_dev14.yml` (callers who",
+             "cannot speak freely, danger about to happen, strangers in public places) and `danger_dev15.yml` (callers",
+             "who play the danger down: \"chắc không sao đâu, nhưng...\") for tuning (phrases and thresholds were tuned on them,",
+             "so their figures are optimistic; dev4 to dev11 and dev13 to dev15 were first measured before any tuning on them, see",
+             "docs/safety.md), and `data/eval/danger_test2.yml`, `danger_test3.yml`, `danger_test4.yml` (sealed: only",
+             "measured; test2 from session 13, a plain mix as a new tester would write; test3 from session 14, rambling",
+             "elderly callers; test4 from session 16, another writer's plain mix). The first two writers' splits are now",
              "training material. Garbled:",
              "the same sentences through the noise channel (bot/noise/channel.py: tones, northern consonant",
              "merges, finals, a lost syllable, diacritics dropped).", "",
