@@ -165,7 +165,7 @@ def test_an_undiacritised_word_in_a_marked_sentence_merges_like_the_others(match
     # A caller who cannot speak freely: urgency and an address, no danger named (asked: "có" or key 1).
     ("em hỏi về khoản hỗ trợ thôi... vâng... ngõ 5 nhà số 12... nhanh lên", "medical", True),
 ])
-def test_callers_who_play_danger_down(matcher: DangerMatcher, text: str, kind: str, asking: bool):
+def test_danger_played_down_or_only_hinted_at(matcher: DangerMatcher, text: str, kind: str, asking: bool):
     found = matcher.find(text)
     assert found is not None and found.kind.id == kind and found.asking is asking
 
