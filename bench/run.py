@@ -64,15 +64,15 @@ def _benefits_rows(r: dict) -> list[str]:
         return []
     other, alike = b["other_benefit"], b["covid_lookalike"]
     return ["Other benefits (`data/eval/benefits_dev.yml`, dev, a blind writer): questions about ordinary",
-             "benefits the FAQ does not cover must not get a COVID entry; questions in the same words that one",
-             "COVID entry answers must still get it (as written and without diacritics, then garbled):", "",
-             "| measure | as written | garbled |", "|---|---|---|",
-             f"| other benefits answered with a COVID entry (n={other['n']}) | {other['wrong_answer']:.1%} | "
-             f"{other['wrong_answer_garbled']:.1%} |",
-             f"| look-alikes answered with their entry (n={alike['n']}) | {alike['right_action']:.1%} | "
-             f"{alike['right_action_garbled']:.1%} |",
-             f"| look-alikes answered with another entry | {alike['wrong_answer']:.1%} | "
-             f"{alike['wrong_answer_garbled']:.1%} |", ""]
+            "benefits the FAQ does not cover must not get a COVID entry; questions in the same words that one",
+            "COVID entry answers must still get it (as written and without diacritics, then garbled):", "",
+            "| measure | as written | garbled |", "|---|---|---|",
+            f"| other benefits answered with a COVID entry (n={other['n']}) | {other['wrong_answer']:.1%} | "
+            f"{other['wrong_answer_garbled']:.1%} |",
+            f"| look-alikes answered with their entry (n={alike['n']}) | {alike['right_action']:.1%} | "
+            f"{alike['right_action_garbled']:.1%} |",
+            f"| look-alikes answered with another entry | {alike['wrong_answer']:.1%} | "
+            f"{alike['wrong_answer_garbled']:.1%} |", ""]
 
 
 def _overlap_rows(r: dict) -> list[str]:
@@ -177,7 +177,13 @@ def main() -> None:
         result["meta"] = meta
         (RESULTS / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         (RESULTS / f"{name}.md").write_text(text, encoding="utf-8")
-    # The document shows every section's latest result, each with its own date.
+    print(write_document())
+
+
+def write_document() -> str:
+    """docs/benchmarks.md from every section's latest result (bench/results/<name>.md), each with
+    its own date. Callable on its own: after a section's text is rendered again from its saved JSON,
+    the document follows without measuring anything anew."""
     parts = ["# Benchmarks", "", "Written by `make bench` (`bench/run.py`); raw results in `bench/results/*.json`.",
              "Each section names when and where it was measured.", ""]
     for name in SECTIONS:
@@ -186,8 +192,9 @@ def main() -> None:
             m = json.loads(js.read_text(encoding="utf-8")).get("meta", {})
             parts += [md.read_text(encoding="utf-8"),
                       f"_Measured {m.get('date')} on {m.get('machine')}, commit {m.get('commit') or 'uncommitted'}._", ""]
-    (ROOT / "docs/benchmarks.md").write_text("\n".join(parts), encoding="utf-8")
-    print((ROOT / "docs/benchmarks.md").read_text(encoding="utf-8"))
+    text = "\n".join(parts)
+    (ROOT / "docs/benchmarks.md").write_text(text, encoding="utf-8")
+    return text
 
 
 if __name__ == "__main__":
